@@ -1,0 +1,141 @@
+package io.sandcell.interpreter;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sandcell.protocol.Json;
+import io.sandcell.protocol.ProtocolException;
+import io.sandcell.sandbox.Sandbox;
+import io.sandcell.sandbox.SandboxException;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A conversation with the driver in one sandbox: one request at a time, events streamed back until the
+ * reply. Requests are made from one thread (the kernel's shell thread); {@link #interrupt()} and
+ * {@link #close()} may come from any thread.
+ */
+public final class DriverSession implements AutoCloseable {
+    private final Sandbox sandbox;
+    private BufferedReader reader;
+    private OutputStream writer;
+    private ObjectNode readyInfo = Json.object();
+
+    public DriverSession(Sandbox sandbox) {
+        this.sandbox = sandbox;
+    }
+
+    public Sandbox sandbox() {
+        return sandbox;
+    }
+
+    /** What the driver said when it became ready (implementation, Python version, preloaded modules). */
+    public ObjectNode readyInfo() {
+        return readyInfo;
+    }
+
+    /**
+     * Starts the sandbox and waits for the driver's ready line.
+     *
+     * @throws SandboxException if it does not come within the timeout, or the sandbox dies first
+     */
+    public void start(List<String> args, List<String> env, long timeoutMs) throws SandboxException {
+        sandbox.start(args, env);
+        reader = new BufferedReader(new InputStreamReader(sandbox.stdout(), StandardCharsets.UTF_8), 1 << 16);
+        writer = sandbox.stdin();
+        AtomicBoolean timedOut = new AtomicBoolean();
+        CompletableFuture<Void> watchdog = CompletableFuture.runAsync(() -> {
+            timedOut.set(true);
+            sandbox.kill();
+        }, CompletableFuture.delayedExecutor(timeoutMs, TimeUnit.MILLISECONDS));
+        try {
+            DriverEvent first = next();
+            if (!(first instanceof DriverEvent.Ready ready)) {
+                throw new SandboxException("starting sandbox " + sandbox.id() + ": expected the ready line, got "
+                        + first.getClass().getSimpleName());
+            }
+            readyInfo = ready.info();
+        } catch (SandboxDiedException e) {
+            throw new SandboxException("starting sandbox " + sandbox.id() + ": " + (timedOut.get()
+                    ? "not ready after " + timeoutMs + " ms" : e.getMessage()) + " (log: " + sandbox.log() + ")");
+        } finally {
+            watchdog.cancel(false);
+        }
+    }
+
+    /**
+     * Sends one request and streams its events to the sink until the reply, which it returns.
+     *
+     * @throws SandboxDiedException if the sandbox ends first; the message names the cause
+     */
+    public ObjectNode call(ObjectNode request, EventSink sink) throws SandboxDiedException {
+        send(request);
+        while (true) {
+            DriverEvent event = next();
+            switch (event) {
+                case DriverEvent.Reply reply -> {
+                    return reply.content();
+                }
+                case DriverEvent.InputRequest in -> {
+                    String value = sink.input(in.prompt(), in.password());
+                    ObjectNode answer = Json.object().put("op", "input_reply");
+                    if (value == null) {
+                        answer.put("interrupted", true).put("value", "");
+                    } else {
+                        answer.put("value", value);
+                    }
+                    send(answer);
+                }
+                default -> sink.event(event);
+            }
+        }
+    }
+
+    private void send(ObjectNode request) throws SandboxDiedException {
+        try {
+            writer.write(Json.bytes(request));
+            writer.write('\n');
+            writer.flush();
+        } catch (IOException e) {
+            throw died();
+        }
+    }
+
+    private DriverEvent next() throws SandboxDiedException {
+        String line;
+        try {
+            line = reader.readLine();
+        } catch (IOException e) {
+            line = null;
+        }
+        if (line == null) {
+            throw died();
+        }
+        try {
+            return DriverEvent.parse(Json.parseObject(line, "driver event"));
+        } catch (ProtocolException e) {
+            sandbox.kill();
+            throw new SandboxDiedException("the sandbox broke the driver protocol (" + e.getMessage()
+                    + ") and was killed");
+        }
+    }
+
+    private SandboxDiedException died() {
+        return new SandboxDiedException(sandbox.deathCause());
+    }
+
+    /** Raises KeyboardInterrupt in the running cell. */
+    public void interrupt() throws SandboxException {
+        sandbox.interrupt();
+    }
+
+    @Override
+    public void close() {
+        sandbox.close();
+    }
+}

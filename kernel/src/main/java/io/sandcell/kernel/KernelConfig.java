@@ -1,0 +1,109 @@
+package io.sandcell.kernel;
+
+import io.sandcell.cli.Options;
+import io.sandcell.cli.Options.Spec;
+import io.sandcell.cli.UsageException;
+import io.sandcell.sandbox.SandboxConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The kernel process's configuration: the connection file, its identity, and the sandbox it runs.
+ *
+ * @param connectionFile the Jupyter connection file to bind from
+ * @param kernelId the kernel's id; names its data directory and sandboxes
+ * @param sandbox the sandbox configuration
+ * @param keepWorkspace keep the workspace on the host after shutdown
+ */
+public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig sandbox, boolean keepWorkspace) {
+
+    private static final Pattern KERNEL_FILE = Pattern.compile("kernel-([A-Za-z0-9-]+)\\.json");
+
+    /** The options of the kernel process. */
+    public static Options options() {
+        return new Options(List.of(
+                Spec.value("--connection-file", null, null, "the Jupyter connection file").withAlias("-f"),
+                Spec.value("--kernel-id", "SANDCELL_KERNEL_ID", null,
+                        "the kernel id (default: from the connection file name, else random)"),
+                Spec.value("--data-dir", "SANDCELL_DATA_DIR", "/var/lib/sandcell",
+                        "where workspaces, bundles and runsc state live on the host"),
+                Spec.value("--runsc", "SANDCELL_RUNSC", defaultRunsc(), "the runsc binary"),
+                Spec.value("--platform", "SANDCELL_PLATFORM", "systrap", "the runsc platform: systrap or ptrace"),
+                Spec.value("--sandbox-root", "SANDCELL_SANDBOX_ROOT", "/",
+                        "the host directory whose usr/ and etc/ the sandbox is built from"),
+                Spec.value("--language", "SANDCELL_LANGUAGE", "python", "the interpreter: python"),
+                Spec.value("--memory-mb", "SANDCELL_MEMORY_MB", "1024", "memory limit per sandbox (cgroup), MiB"),
+                Spec.value("--address-space-mb", "SANDCELL_ADDRESS_SPACE_MB", "0",
+                        "RLIMIT_AS inside the sandbox, MiB; 0 means 90% of --memory-mb"),
+                Spec.value("--cpus", "SANDCELL_CPUS", "1", "CPU quota per sandbox, in cores"),
+                Spec.value("--pids", "SANDCELL_PIDS", "512", "cgroup pids limit per sandbox (host tasks)"),
+                Spec.value("--nproc", "SANDCELL_NPROC", "64", "RLIMIT_NPROC inside: processes plus threads"),
+                Spec.value("--nofile", "SANDCELL_NOFILE", "1024", "RLIMIT_NOFILE inside"),
+                Spec.value("--tmp-mb", "SANDCELL_TMP_MB", "256", "size of the /tmp tmpfs, MiB"),
+                Spec.value("--shm-mb", "SANDCELL_SHM_MB", "64", "size of the /dev/shm tmpfs, MiB"),
+                Spec.value("--preload", "SANDCELL_PRELOAD", "",
+                        "comma-separated Python modules to import before the kernel is ready"),
+                Spec.value("--start-timeout-ms", "SANDCELL_START_TIMEOUT_MS", "60000",
+                        "how long a sandbox may take to become ready"),
+                Spec.flag("--keep-workspace", "SANDCELL_KEEP_WORKSPACE",
+                        "keep the workspace directory on the host after the kernel shuts down"),
+                Spec.flag("--help", null, "show this help").withAlias("-h")));
+    }
+
+    static String defaultRunsc() {
+        for (String p : List.of("/usr/bin/runsc", "/usr/local/bin/runsc", "/usr/sbin/runsc")) {
+            if (Files.isExecutable(Path.of(p))) {
+                return p;
+            }
+        }
+        return "/usr/bin/runsc";
+    }
+
+    /**
+     * Builds and validates the configuration.
+     *
+     * @throws UsageException naming the first bad option, or every invalid sandbox field
+     */
+    public static KernelConfig from(Options.Parsed p) throws UsageException {
+        Path conn = p.path("--connection-file");
+        if (conn == null) {
+            throw new UsageException("-f/--connection-file is required");
+        }
+        String id = p.get("--kernel-id");
+        if (id == null || id.isEmpty()) {
+            Matcher m = KERNEL_FILE.matcher(conn.getFileName().toString());
+            id = m.matches() ? m.group(1) : UUID.randomUUID().toString();
+        }
+        if (!id.matches("[A-Za-z0-9][A-Za-z0-9-]{0,63}")) {
+            throw new UsageException("--kernel-id must be letters, digits and dashes (at most 64), not '" + id + "'");
+        }
+        SandboxConfig sandbox = new SandboxConfig(p.path("--runsc"), p.get("--platform"),
+                p.path("--data-dir").toAbsolutePath(), p.path("--sandbox-root").toAbsolutePath(),
+                p.get("--language"), SandboxConfig.DEFAULT_UID, p.integer("--memory-mb"),
+                p.integer("--address-space-mb"), p.decimal("--cpus"), p.integer("--pids"), p.integer("--nproc"),
+                p.integer("--nofile"), p.integer("--tmp-mb"), p.integer("--shm-mb"), p.list("--preload"),
+                p.longValue("--start-timeout-ms"));
+        List<String> problems = sandbox.problems();
+        if (!problems.isEmpty()) {
+            throw new UsageException(String.join("; ", problems));
+        }
+        if (!"python".equals(sandbox.language())) {
+            throw new UsageException("--language " + sandbox.language() + " is not available; use python");
+        }
+        return new KernelConfig(conn, id, sandbox, p.bool("--keep-workspace"));
+    }
+
+    public static KernelConfig parse(String[] args, Map<String, String> env) throws UsageException {
+        return from(options().parse(args, env));
+    }
+
+    /** This kernel's directory on the host: runsc state, bundles, logs and the workspace. */
+    public Path kernelDir() {
+        return sandbox.dataDir().resolve("kernels").resolve(kernelId);
+    }
+}

@@ -1,0 +1,62 @@
+package io.sandcell.kernel;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sandcell.protocol.Header;
+import io.sandcell.protocol.Json;
+import io.sandcell.sandbox.SandboxConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/** The content of {@code kernel_info_reply}, including the sandbox's limits. */
+final class KernelInfo {
+    static final String IMPLEMENTATION = "sandcell";
+    static final String VERSION = "0.1.0";
+
+    private KernelInfo() {}
+
+    static ObjectNode content(SandboxConfig config, String pythonVersion) {
+        ObjectNode c = Json.object();
+        c.put("status", "ok");
+        c.put("protocol_version", Header.PROTOCOL_VERSION);
+        c.put("implementation", IMPLEMENTATION);
+        c.put("implementation_version", VERSION);
+        ObjectNode lang = c.putObject("language_info");
+        lang.put("name", "python");
+        lang.put("version", pythonVersion);
+        lang.put("mimetype", "text/x-python");
+        lang.put("file_extension", ".py");
+        lang.put("pygments_lexer", "ipython3");
+        lang.putObject("codemirror_mode").put("name", "ipython").put("version", 3);
+        lang.put("nbconvert_exporter", "python");
+        c.put("banner", "Python " + pythonVersion + " in a gVisor sandbox (Sandcell " + VERSION
+                + "): no network, no host files; the working directory is /mnt/data.");
+        c.putArray("help_links");
+        c.put("debugger", false);
+        c.putArray("supported_features");
+        ObjectNode sandbox = c.putObject("sandbox");
+        sandbox.put("runtime", "gVisor (runsc, " + config.platform() + ")");
+        ObjectNode limits = sandbox.putObject("limits");
+        for (Map.Entry<String, Object> e : config.limits().entrySet()) {
+            limits.putPOJO(e.getKey(), e.getValue());
+        }
+        return c;
+    }
+
+    /** The Python version from the sandbox root's python3 link (e.g. 3.11), before the sandbox is up. */
+    static String guessPythonVersion(Path rootfs) {
+        try {
+            Path link = rootfs.resolve("usr/bin/python3");
+            if (Files.isSymbolicLink(link)) {
+                String target = Files.readSymbolicLink(link).getFileName().toString();
+                if (target.startsWith("python")) {
+                    return target.substring("python".length());
+                }
+            }
+        } catch (IOException ignored) {
+            // fall through
+        }
+        return "3";
+    }
+}

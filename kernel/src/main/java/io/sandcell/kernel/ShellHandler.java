@@ -1,0 +1,216 @@
+package io.sandcell.kernel;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sandcell.interpreter.DriverEvent;
+import io.sandcell.interpreter.DriverSession;
+import io.sandcell.interpreter.EventSink;
+import io.sandcell.interpreter.SandboxDiedException;
+import io.sandcell.protocol.Json;
+import io.sandcell.protocol.Message;
+import io.sandcell.sandbox.SandboxException;
+import java.util.List;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import org.zeromq.ZMQ;
+
+/**
+ * Handles requests on the shell socket, one at a time, each bracketed by busy and idle on iopub. Execution
+ * and introspection go to the sandbox's driver; the rest is answered here.
+ */
+final class ShellHandler {
+    private final SandboxRunner runner;
+    private final Replier replier;
+    private final ZMQ.Socket shell;
+    private final StdinChannel stdin;
+    private final Supplier<ObjectNode> kernelInfo;
+    private final Consumer<Message> shutdown;
+    private final Supplier<List<Message>> pending;
+
+    ShellHandler(SandboxRunner runner, Replier replier, ZMQ.Socket shell, StdinChannel stdin,
+                 Supplier<ObjectNode> kernelInfo, Consumer<Message> shutdown, Supplier<List<Message>> pending) {
+        this.runner = runner;
+        this.replier = replier;
+        this.shell = shell;
+        this.stdin = stdin;
+        this.kernelInfo = kernelInfo;
+        this.shutdown = shutdown;
+        this.pending = pending;
+    }
+
+    void handle(Message msg) {
+        String type = msg.msgType();
+        if ("shutdown_request".equals(type)) { // deprecated on shell, still honoured
+            shutdown.accept(msg);
+            return;
+        }
+        replier.status("busy", msg);
+        try {
+            switch (type) {
+                case "execute_request" -> execute(msg);
+                case "kernel_info_request" -> reply(msg, "kernel_info_reply", kernelInfo.get());
+                case "complete_request" -> introspect(msg, "complete", "complete_reply", completeFallback(msg));
+                case "inspect_request" -> introspect(msg, "inspect", "inspect_reply",
+                        ok().put("found", false).set("data", Json.object()));
+                case "is_complete_request" -> introspect(msg, "is_complete", "is_complete_reply",
+                        Json.object().put("status", "unknown"));
+                case "history_request" -> reply(msg, "history_reply", ok().set("history", Json.mapper()
+                        .createArrayNode()));
+                case "comm_info_request" -> reply(msg, "comm_info_reply", ok().set("comms", Json.object()));
+                case "comm_open" -> replier.publish("comm_close", msg, Json.object()
+                        .put("comm_id", msg.content().path("comm_id").asText()).set("data", Json.object()));
+                case "comm_msg", "comm_close" -> { } // no comm targets exist; nothing to do
+                default -> unknown(msg);
+            }
+        } finally {
+            replier.status("idle", msg);
+        }
+    }
+
+    private void unknown(Message msg) {
+        String type = msg.msgType();
+        if (type.endsWith("_request")) {
+            reply(msg, type.substring(0, type.length() - "_request".length()) + "_reply", error("UnknownMessageType",
+                    "this kernel does not handle " + type));
+        }
+    }
+
+    private void execute(Message msg) {
+        JsonNode c = msg.content();
+        String code = c.path("code").asText("");
+        boolean silent = c.path("silent").asBoolean(false);
+        ObjectNode request = Json.object().put("op", "execute").put("code", code).put("silent", silent)
+                .put("store_history", c.path("store_history").asBoolean(!silent))
+                .put("allow_stdin", c.path("allow_stdin").asBoolean(false));
+        if (c.get("user_expressions") instanceof ObjectNode ue) {
+            request.set("user_expressions", ue);
+        }
+        ObjectNode reply;
+        DriverSession session = null;
+        try {
+            session = runner.await();
+            reply = session.call(request, new Sink(msg, code, silent));
+        } catch (SandboxDiedException e) {
+            runner.died(session, e.getMessage());
+            reply = sandboxError(msg, "SandboxDied", "The sandbox died: " + e.getMessage()
+                    + ". Its state is lost; restart the kernel to get a fresh one.");
+        } catch (SandboxException e) {
+            reply = sandboxError(msg, "SandboxUnavailable", "The sandbox is not available: " + e.getMessage());
+        }
+        if (!reply.has("execution_count")) {
+            reply.put("execution_count", 0);
+        }
+        reply(msg, "execute_reply", reply);
+        if ("error".equals(reply.path("status").asText()) && c.path("stop_on_error").asBoolean(true)) {
+            abortQueued();
+        }
+    }
+
+    private ObjectNode sandboxError(Message parent, String ename, String evalue) {
+        ObjectNode err = error(ename, evalue);
+        replier.publish("error", parent, err.deepCopy().without("status"));
+        return err;
+    }
+
+    /** After an error, queued executions are answered "aborted", as ipykernel does; other requests run. */
+    private void abortQueued() {
+        for (Message m : pending.get()) {
+            if ("execute_request".equals(m.msgType())) {
+                replier.status("busy", m);
+                reply(m, "execute_reply", Json.object().put("status", "aborted").put("execution_count", 0));
+                replier.status("idle", m);
+            } else {
+                handle(m);
+            }
+        }
+    }
+
+    private void introspect(Message msg, String op, String replyType, ObjectNode fallback) {
+        DriverSession session = runner.readyNow();
+        if (session == null) {
+            reply(msg, replyType, fallback);
+            return;
+        }
+        ObjectNode request = msg.content().deepCopy();
+        request.put("op", op);
+        try {
+            reply(msg, replyType, session.call(request, new Sink(msg, "", true)));
+        } catch (SandboxDiedException e) {
+            runner.died(session, e.getMessage());
+            reply(msg, replyType, fallback);
+        }
+    }
+
+    private ObjectNode completeFallback(Message msg) {
+        int cursor = msg.content().path("cursor_pos").asInt(msg.content().path("code").asText("").length());
+        ObjectNode r = ok();
+        r.putArray("matches");
+        r.put("cursor_start", cursor).put("cursor_end", cursor).set("metadata", Json.object());
+        return r;
+    }
+
+    private void reply(Message msg, String type, ObjectNode content) {
+        replier.reply(shell, msg, type, content);
+    }
+
+    static ObjectNode ok() {
+        return Json.object().put("status", "ok");
+    }
+
+    static ObjectNode error(String ename, String evalue) {
+        ObjectNode e = Json.object().put("status", "error").put("ename", ename).put("evalue", evalue);
+        e.putArray("traceback").add(ename + ": " + evalue);
+        return e;
+    }
+
+    /** Turns the driver's events into iopub messages whose parent is the request. */
+    private final class Sink implements EventSink {
+        private final Message parent;
+        private final String code;
+        private final boolean silent;
+
+        Sink(Message parent, String code, boolean silent) {
+            this.parent = parent;
+            this.code = code;
+            this.silent = silent;
+        }
+
+        @Override
+        public void event(DriverEvent event) {
+            switch (event) {
+                case DriverEvent.ExecuteInput in -> {
+                    if (!silent) {
+                        replier.publish("execute_input", parent, Json.object().put("code", code)
+                                .put("execution_count", in.executionCount()));
+                    }
+                }
+                case DriverEvent.Stream s -> replier.publish("stream", parent,
+                        Json.object().put("name", s.name()).put("text", s.text()));
+                case DriverEvent.Display d -> {
+                    ObjectNode content = Json.object();
+                    content.set("data", d.data());
+                    content.set("metadata", d.metadata());
+                    content.set("transient", d.transientData());
+                    replier.publish(d.update() ? "update_display_data" : "display_data", parent, content);
+                }
+                case DriverEvent.ClearOutput co -> replier.publish("clear_output", parent,
+                        Json.object().put("wait", co.await()));
+                case DriverEvent.ExecuteResult r -> {
+                    ObjectNode content = Json.object().put("execution_count", r.executionCount());
+                    content.set("data", r.data());
+                    content.set("metadata", r.metadata());
+                    replier.publish("execute_result", parent, content);
+                }
+                case DriverEvent.Error e -> replier.publish("error", parent, e.content());
+                case DriverEvent.InputRequest ignored -> { } // answered by input()
+                case DriverEvent.Reply ignored -> { } // returned by call()
+                case DriverEvent.Ready ignored -> { }
+            }
+        }
+
+        @Override
+        public String input(String prompt, boolean password) {
+            return stdin.ask(parent, prompt, password);
+        }
+    }
+}

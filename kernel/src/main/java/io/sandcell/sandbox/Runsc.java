@@ -1,0 +1,122 @@
+package io.sandcell.sandbox;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.sandcell.protocol.Json;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The runsc command line for one private state root. Every sandbox of a kernel lives under the kernel's own
+ * {@code --root}, so {@link #list()} is an exact inventory and cleanup never touches anyone else's sandboxes.
+ */
+public final class Runsc {
+    /** How long a runsc management command (kill, delete, list) may take. */
+    static final long COMMAND_TIMEOUT_SECONDS = 20;
+
+    private final Path binary;
+    private final Path stateRoot;
+    private final String platform;
+
+    public Runsc(Path binary, Path stateRoot, String platform) {
+        this.binary = binary;
+        this.stateRoot = stateRoot;
+        this.platform = platform;
+    }
+
+    public Path stateRoot() {
+        return stateRoot;
+    }
+
+    private List<String> global() {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(binary.toString());
+        cmd.add("--root=" + stateRoot);
+        cmd.add("--network=none");
+        cmd.add("--platform=" + platform);
+        return cmd;
+    }
+
+    /** The attached {@code run} command, wrapped so that the sandbox dies with the JVM. */
+    public List<String> runCommand(Path bundle, String id) {
+        List<String> cmd = new ArrayList<>(List.of("setpriv", "--pdeathsig", "KILL", "--"));
+        cmd.addAll(global());
+        cmd.addAll(List.of("run", "--bundle", bundle.toString(), id));
+        return cmd;
+    }
+
+    /** Sends a signal (e.g. {@code INT}, {@code KILL}) to the sandbox's first process. */
+    public void kill(String id, String signal) throws IOException {
+        exec("kill", id, signal);
+    }
+
+    /** Deletes a sandbox's state, killing it first if needed. Idempotent. */
+    public void delete(String id) throws IOException {
+        exec("delete", "--force", id);
+    }
+
+    /** The ids and states of every sandbox under this root. */
+    public List<String[]> list() throws IOException {
+        if (!Files.isDirectory(stateRoot)) {
+            return List.of();
+        }
+        String out = exec("list", "--format=json");
+        JsonNode arr = out.isBlank() ? null : Json.mapper().readTree(out);
+        List<String[]> result = new ArrayList<>();
+        if (arr != null && arr.isArray()) {
+            for (JsonNode c : arr) {
+                result.add(new String[] {c.path("id").asText(), c.path("status").asText()});
+            }
+        }
+        return result;
+    }
+
+    /**
+     * Kills and deletes every sandbox under this root: what a crashed earlier run left behind.
+     *
+     * @return how many were removed
+     */
+    public int reconcile() throws IOException {
+        int removed = 0;
+        for (String[] c : list()) {
+            if (!"stopped".equals(c[1])) {
+                try {
+                    kill(c[0], "KILL");
+                } catch (IOException ignored) {
+                    // it may have stopped in between; delete --force settles it
+                }
+            }
+            delete(c[0]);
+            removed++;
+        }
+        return removed;
+    }
+
+    private String exec(String... args) throws IOException {
+        List<String> cmd = global();
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .start();
+        byte[] out = p.getInputStream().readAllBytes();
+        try {
+            if (!p.waitFor(COMMAND_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IOException("runsc " + args[0] + " timed out");
+            }
+        } catch (InterruptedException e) {
+            p.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted during runsc " + args[0], e);
+        }
+        String text = new String(out, StandardCharsets.UTF_8);
+        if (p.exitValue() != 0) {
+            throw new IOException("runsc " + String.join(" ", args) + " failed (exit " + p.exitValue() + "): "
+                    + text.strip());
+        }
+        return text;
+    }
+}

@@ -1,0 +1,242 @@
+package io.sandcell.sandbox;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sandcell.protocol.Json;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One gVisor sandbox: an attached {@code runsc run} child whose stdin and stdout are the driver's protocol
+ * pipes and whose stderr goes to a log file.
+ *
+ * <p>Lifecycle: {@code NEW -> STARTING -> RUNNING -> STOPPING -> STOPPED}; a sandbox that exits on its own
+ * goes to {@code DEAD}. Methods called in the wrong state fail and name the state.
+ */
+public final class Sandbox implements AutoCloseable {
+    /** The lifecycle states. */
+    public enum State { NEW, STARTING, RUNNING, STOPPING, STOPPED, DEAD }
+
+    private static final String OOM_FILE = "memory.oom_control";
+
+    private final String id;
+    private final SandboxConfig config;
+    private final SandboxLayout layout;
+    private final Runsc runsc;
+    private final ProcessLauncher launcher;
+    private final Path bundle;
+    private final Path workspace;
+    private final Path log;
+    private volatile State state = State.NEW;
+    private volatile boolean killedByUs;
+    private Process process;
+    private OutputStream stdin;
+    private InputStream stdout;
+
+    /**
+     * @param dir the per-sandbox directory on the host (bundle and log)
+     * @param workspace the host directory mounted at /mnt/data
+     */
+    public Sandbox(String id, SandboxConfig config, SandboxLayout layout, Runsc runsc, ProcessLauncher launcher,
+                   Path dir, Path workspace) {
+        this.id = id;
+        this.config = config;
+        this.layout = layout;
+        this.runsc = runsc;
+        this.launcher = launcher;
+        this.bundle = dir.resolve("bundle-" + id);
+        this.workspace = workspace;
+        this.log = dir.resolve(id + ".log");
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public State state() {
+        return state;
+    }
+
+    public Path log() {
+        return log;
+    }
+
+    /** Writes the bundle and launches {@code runsc run}; the caller then reads the driver's ready line. */
+    public synchronized void start(List<String> args, List<String> env) throws SandboxException {
+        if (state != State.NEW) {
+            throw new SandboxException("cannot start sandbox " + id + " in state " + state);
+        }
+        state = State.STARTING;
+        try {
+            Files.createDirectories(bundle);
+            Files.createDirectories(workspace);
+            Files.setPosixFilePermissions(workspace, PosixFilePermissions.fromString("rwx------"));
+            Files.setAttribute(workspace, "unix:uid", config.uid());
+            Files.setAttribute(workspace, "unix:gid", config.uid());
+            ObjectNode spec = OciSpec.build(config, layout, id, workspace, args, env);
+            Files.write(bundle.resolve("config.json"), Json.bytes(spec));
+            Files.createDirectories(runsc.stateRoot());
+            ProcessBuilder pb = new ProcessBuilder(runsc.runCommand(bundle, id))
+                    .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
+            process = launcher.start(pb);
+            stdin = new BufferedOutputStream(process.getOutputStream(), 1 << 16);
+            stdout = process.getInputStream();
+            state = State.RUNNING;
+        } catch (IOException e) {
+            state = State.DEAD;
+            throw new SandboxException("starting sandbox " + id + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The driver's input (buffered: call flush after each request). */
+    public OutputStream stdin() {
+        return stdin;
+    }
+
+    /** The driver's output. */
+    public InputStream stdout() {
+        return stdout;
+    }
+
+    /** Sends SIGINT to the driver, which raises KeyboardInterrupt in the running cell. */
+    public void interrupt() throws SandboxException {
+        if (state != State.RUNNING) {
+            throw new SandboxException("cannot interrupt sandbox " + id + " in state " + state);
+        }
+        try {
+            runsc.kill(id, "INT");
+        } catch (IOException e) {
+            throw new SandboxException("interrupting sandbox " + id + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Kills the sandbox at once; its output pipe then reports end of file. */
+    public void kill() {
+        killedByUs = true;
+        try {
+            runsc.kill(id, "KILL");
+        } catch (IOException e) {
+            if (process != null) {
+                process.destroyForcibly();
+            }
+        }
+    }
+
+    /**
+     * Says why the sandbox ended, for a client to read: killed on request, out of memory, a sentry panic,
+     * or an exit with its code. Marks the sandbox {@code DEAD} unless it was being stopped.
+     */
+    public String deathCause() {
+        String oom = oomKills();
+        if (state == State.RUNNING) {
+            state = State.DEAD;
+        }
+        if (oom != null) {
+            return oom;
+        }
+        Integer exit = null;
+        try {
+            if (process != null && process.waitFor(2, TimeUnit.SECONDS)) {
+                exit = process.exitValue();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        String tail = logTail();
+        if (tail.contains("panic")) {
+            return "the gVisor sentry panicked (see " + log + ")";
+        }
+        if (killedByUs) {
+            return "the sandbox was killed by the kernel";
+        }
+        if (exit == null) {
+            return "the sandbox closed its output";
+        }
+        if (exit == 137 || exit == 128 + 9) {
+            return "the sandbox was killed (SIGKILL from outside, exit " + exit + ")";
+        }
+        return "the sandbox exited with code " + exit;
+    }
+
+    private String oomKills() {
+        Path file = Path.of("/sys/fs/cgroup/memory", OciSpec.CGROUP_PARENT, id, OOM_FILE);
+        try {
+            for (String line : Files.readAllLines(file)) {
+                if (line.startsWith("oom_kill ") && !line.endsWith(" 0")) {
+                    return "out of memory: the sandbox reached its memory limit of " + config.memoryMb()
+                            + " MiB and was killed";
+                }
+            }
+        } catch (IOException ignored) {
+            // the cgroup is gone already, or this host has no memory cgroup v1
+        }
+        return null;
+    }
+
+    private String logTail() {
+        try (RandomAccessFile f = new RandomAccessFile(log.toFile(), "r")) {
+            long len = f.length();
+            long from = Math.max(0, len - 8192);
+            byte[] b = new byte[(int) (len - from)];
+            f.seek(from);
+            f.readFully(b);
+            return new String(b, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    /**
+     * Stops the sandbox: closes the driver's stdin, waits briefly for a clean exit, then kills it, and
+     * deletes its runsc state and bundle. Idempotent.
+     */
+    @Override
+    public synchronized void close() {
+        if (state == State.STOPPED || state == State.NEW) {
+            state = State.STOPPED;
+            return;
+        }
+        state = State.STOPPING;
+        try {
+            if (process != null) {
+                try {
+                    stdin.close();
+                } catch (IOException ignored) {
+                    // the pipe is already broken
+                }
+                if (!process.waitFor(1, TimeUnit.SECONDS)) {
+                    kill();
+                    if (!process.waitFor(5, TimeUnit.SECONDS)) {
+                        process.destroyForcibly();
+                        process.waitFor(5, TimeUnit.SECONDS);
+                    }
+                }
+            }
+            runsc.delete(id);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (IOException ignored) {
+            // delete --force fails only when the state is already gone
+        } finally {
+            try {
+                SandboxLayout.deleteTree(bundle);
+            } catch (IOException ignored) {
+                // left for the next reconciliation
+            }
+            state = State.STOPPED;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Sandbox[" + id + ", " + state + "]";
+    }
+}

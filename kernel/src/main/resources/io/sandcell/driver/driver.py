@@ -1,0 +1,643 @@
+"""Sandcell driver: the persistent Python interpreter inside a kernel's gVisor sandbox.
+
+It speaks newline-delimited JSON with the kernel process on the host. Requests arrive on fd 0, one per
+line: {"op": "execute" | "complete" | "inspect" | "is_complete" | "ping", ...}. Events go out on the
+original fd 1, one per line: {"ev": "stream" | "display_data" | "update_display_data" | "clear_output" |
+"execute_input" | "execute_result" | "error" | "input_request" | "reply" | "ready", ...}. Every request
+ends with exactly one "reply" event.
+
+The user's code never sees the protocol descriptors: fd 0 reads /dev/null, and fds 1 and 2 are pipes
+whose bytes come back as "stream" events, so output of C extensions and child processes is shown too.
+IPython's shell is used when it is installed; otherwise a small equivalent runs the code.
+"""
+
+import base64
+import builtins
+import codecs
+import json
+import os
+import signal
+import sys
+import threading
+import traceback
+
+# --- protocol descriptors --------------------------------------------------------------------------
+
+_PROTO_IN = os.fdopen(os.dup(0), "rb", buffering=1 << 16)  # buffered: one read() per chunk, not per byte
+_PROTO_OUT = os.dup(1)
+_LOG = os.dup(2)  # runsc's log file, for the driver's own diagnostics
+_null = os.open(os.devnull, os.O_RDONLY)
+os.dup2(_null, 0)
+os.close(_null)
+_send_lock = threading.Lock()
+_STREAM_FLUSH_BYTES = 64 * 1024
+_STREAM_FLUSH_SECONDS = 0.05
+
+
+def _log(text):
+    try:
+        os.write(_LOG, ("sandcell-driver: " + text + "\n").encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+def _jsonable(value):
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return repr(value)
+
+
+def _write_all(fd, data):
+    # gVisor returns short writes above 64 KiB on pipes: loop until everything is out.
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def send(event):
+    line = json.dumps(event, default=_jsonable, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
+    with _send_lock:
+        _write_all(_PROTO_OUT, line)
+
+
+def read_request():
+    line = _PROTO_IN.readline()
+    if not line:
+        return None
+    return json.loads(line)
+
+
+# --- output streams --------------------------------------------------------------------------------
+
+class Stream:
+    """A text stream whose writes become "stream" events, batched by size and time."""
+
+    encoding = "utf-8"
+    errors = "replace"
+
+    def __init__(self, name, fd):
+        self.name = name
+        self._fd = fd
+        self._parts = []
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError("write() argument must be str, not " + type(text).__name__)
+        if text:
+            with self._lock:
+                self._parts.append(text)
+                self._size += len(text)
+                big = self._size >= _STREAM_FLUSH_BYTES
+            if big:
+                self.flush()
+        return len(text)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        with self._lock:
+            if not self._parts:
+                return
+            text = "".join(self._parts)
+            self._parts = []
+            self._size = 0
+            send({"ev": "stream", "name": self.name, "text": text})
+
+    def fileno(self):
+        return self._fd
+
+    def isatty(self):
+        return False
+
+    def readable(self):
+        return False
+
+    def writable(self):
+        return True
+
+    def seekable(self):
+        return False
+
+    @property
+    def closed(self):
+        return False
+
+    def close(self):
+        pass
+
+
+STDOUT = Stream("stdout", 1)
+STDERR = Stream("stderr", 2)
+
+
+def flush_streams():
+    STDOUT.flush()
+    STDERR.flush()
+
+
+def _flusher():
+    while True:
+        _stop_flusher.wait(_STREAM_FLUSH_SECONDS)
+        try:
+            flush_streams()
+        except Exception:  # never let the flusher die
+            pass
+
+
+_stop_flusher = threading.Event()
+
+
+_SYNC_MARK = b"\x00sandcell-sync:"
+
+
+class FdCapture:
+    """Points an OS-level descriptor at a pipe and forwards what arrives to a Stream."""
+
+    def __init__(self, fd, stream):
+        self._stream = stream
+        self._fd = fd
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, fd)
+        os.close(write_end)
+        self._read_end = read_end
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._marker_seq = 0
+        self._pending = b""
+        self._seen = threading.Condition()
+        self._last_seen = 0
+        threading.Thread(target=self._pump, name="fd%d" % fd, daemon=True).start()
+
+    def _pump(self):
+        while True:
+            try:
+                chunk = os.read(self._read_end, 65536)
+            except InterruptedError:
+                continue
+            if not chunk:
+                return
+            data = self._pending + chunk
+            self._pending = b""
+            while True:
+                start = data.find(_SYNC_MARK)
+                end = data.find(b"\x00", start + len(_SYNC_MARK)) if start >= 0 else -1
+                if end < 0:
+                    break
+                self._emit(data[:start])
+                seq = int(data[start + len(_SYNC_MARK):end])
+                data = data[end + 1:]
+                with self._seen:
+                    self._last_seen = seq
+                    self._seen.notify_all()
+            # Hold back an unfinished marker, or a tail that may be the start of one.
+            start = data.find(_SYNC_MARK)
+            if start < 0:
+                for k in range(min(len(_SYNC_MARK) - 1, len(data)), 0, -1):
+                    if _SYNC_MARK.startswith(data[-k:]):
+                        start = len(data) - k
+                        break
+            if start >= 0:
+                self._pending = data[start:]
+                data = data[:start]
+            self._emit(data)
+
+    def _emit(self, data):
+        if data:
+            self._stream.write(self._decoder.decode(data))
+
+    def sync(self, timeout=1.0):
+        """Waits until everything written to the descriptor so far has reached the stream."""
+        self._marker_seq += 1
+        seq = self._marker_seq
+        try:
+            _write_all(self._fd, _SYNC_MARK + b"%d\x00" % seq)
+        except OSError:
+            return
+        with self._seen:
+            self._seen.wait_for(lambda: self._last_seen >= seq, timeout)
+
+
+# --- shared helpers --------------------------------------------------------------------------------
+
+def encode_bundle(data):
+    """Makes a MIME bundle JSON-ready: binary images become base64 without newlines."""
+    out = {}
+    for mime, value in (data or {}).items():
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            value = base64.b64encode(bytes(value)).decode("ascii")
+        elif isinstance(value, str) and mime.startswith("image/") and mime != "image/svg+xml":
+            value = value.replace("\n", "")
+        out[mime] = value
+    return out
+
+
+_executing = False
+
+
+def _on_sigint(signum, frame):
+    if _executing:
+        raise KeyboardInterrupt
+
+
+class StdinNotImplementedError(IOError, NotImplementedError):
+    """input() in a cell whose request did not allow stdin (IPython's class replaces this one)."""
+
+
+_StdinError = StdinNotImplementedError
+
+
+def _stdin_disabled(prompt=""):
+    raise _StdinError("raw_input was called, but this frontend does not support input requests.")
+
+
+def _request_input(prompt="", password=False):
+    flush_streams()
+    send({"ev": "input_request", "prompt": str(prompt), "password": bool(password)})
+    while True:
+        msg = read_request()
+        if msg is None:
+            raise EOFError("the kernel closed the connection")
+        if msg.get("op") == "input_reply":
+            value = msg.get("value", "")
+            if msg.get("interrupted"):
+                raise KeyboardInterrupt
+            return value
+        _log("ignored %r while waiting for input" % (msg.get("op"),))
+
+
+def _input(prompt=""):
+    return _request_input(prompt, False)
+
+
+def _getpass(prompt="Password: ", stream=None):
+    return _request_input(prompt, True)
+
+
+def _install_input(allow_stdin):
+    import getpass
+    builtins.input = _input if allow_stdin else _stdin_disabled
+    getpass.getpass = _getpass if allow_stdin else _stdin_disabled
+
+
+def run_system(cmd):
+    """Runs a shell command with its output streamed into the cell; returns the exit code."""
+    import subprocess
+    flush_streams()
+    proc = subprocess.Popen(cmd, shell=True, executable="/bin/bash" if os.path.exists("/bin/bash") else None,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    try:
+        while True:
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            STDOUT.write(decoder.decode(chunk))
+        return proc.wait()
+    except KeyboardInterrupt:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.wait()
+        raise
+    finally:
+        proc.stdout.close()
+
+
+# --- the IPython shell -----------------------------------------------------------------------------
+
+def make_ipython_shell():
+    from IPython.core.displayhook import DisplayHook
+    from IPython.core.displaypub import DisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core import error as ipy_error
+    from traitlets import Type
+    from traitlets.config import Config
+
+    global _StdinError
+    _StdinError = ipy_error.StdinNotImplementedError
+
+    class Hook(DisplayHook):
+        def start_displayhook(self):
+            self._msg = {"ev": "execute_result", "execution_count": self.prompt_count, "data": {}, "metadata": {}}
+
+        def write_output_prompt(self):
+            pass
+
+        def write_format_data(self, format_dict, md_dict=None):
+            self._msg["data"] = encode_bundle(format_dict)
+            self._msg["metadata"] = md_dict or {}
+
+        def finish_displayhook(self):
+            flush_streams()
+            send(self._msg)
+            self._msg = None
+
+    class Publisher(DisplayPublisher):
+        def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
+            flush_streams()
+            send({"ev": "update_display_data" if update else "display_data", "data": encode_bundle(data),
+                  "metadata": metadata or {}, "transient": transient or {}})
+
+        def clear_output(self, wait=False):
+            flush_streams()
+            send({"ev": "clear_output", "wait": bool(wait)})
+
+    class Shell(InteractiveShell):
+        displayhook_class = Type(Hook)
+        display_pub_class = Type(Publisher)
+        last_error = None
+
+        def _showtraceback(self, etype, evalue, stb):
+            flush_streams()
+            err = {"ename": getattr(etype, "__name__", "Error"), "evalue": str(evalue), "traceback": list(stb)}
+            self.last_error = err
+            send(dict(err, ev="error"))
+
+        def system(self, cmd):
+            self.user_ns["_exit_code"] = run_system(self.var_expand(cmd, depth=1))
+
+        def enable_gui(self, gui=None):
+            pass
+
+        def ask_exit(self):
+            # exit() and quit(): the frontend sees the payload and closes, as with ipykernel
+            self.payload_manager.write_payload({"source": "ask_exit", "keepkernel": False})
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    config.InteractiveShell.colors = "Linux"
+    config.InteractiveShell.autocall = 0
+    shell = Shell.instance(config=config)
+    shell.display_page = True
+    return IPythonKernelShell(shell)
+
+
+class IPythonKernelShell:
+    implementation = "ipython"
+
+    def __init__(self, shell):
+        self.shell = shell
+
+    def execution_count(self):
+        return self.shell.execution_count
+
+    def execute(self, req):
+        shell = self.shell
+        shell.last_error = None
+        result = shell.run_cell(req.get("code", ""), store_history=bool(req.get("store_history", True)),
+                                silent=bool(req.get("silent", False)))
+        reply = {"execution_count": shell.execution_count - (1 if req.get("store_history", True)
+                                                             and not req.get("silent") else 0)}
+        if result.success:
+            reply["status"] = "ok"
+            reply["user_expressions"] = shell.user_expressions(req.get("user_expressions") or {})
+        else:
+            reply["status"] = "error"
+            err = shell.last_error or {"ename": "Error", "evalue": str(result.error_before_exec
+                                                                        or result.error_in_exec),
+                                       "traceback": []}
+            reply.update(err)
+            reply["user_expressions"] = {}
+        payloads = shell.payload_manager.read_payload()
+        shell.payload_manager.clear_payload()
+        reply["payload"] = payloads
+        return reply
+
+    def complete(self, req):
+        from IPython.utils.tokenutil import line_at_cursor
+        code = req.get("code", "")
+        cursor = req.get("cursor_pos")
+        cursor = len(code) if cursor is None else int(cursor)
+        line, offset = line_at_cursor(code, cursor)
+        text, matches = self.shell.complete("", line, cursor - offset)
+        return {"status": "ok", "matches": list(matches), "cursor_start": cursor - len(text),
+                "cursor_end": cursor, "metadata": {}}
+
+    def inspect(self, req):
+        from IPython.utils.tokenutil import token_at_cursor
+        code = req.get("code", "")
+        cursor = req.get("cursor_pos")
+        cursor = len(code) if cursor is None else int(cursor)
+        name = token_at_cursor(code, cursor)
+        reply = {"status": "ok", "found": False, "data": {}, "metadata": {}}
+        try:
+            bundle = self.shell.object_inspect_mime(name, detail_level=int(req.get("detail_level", 0)))
+            reply["data"] = encode_bundle(bundle)
+            reply["found"] = True
+        except KeyError:
+            pass
+        return reply
+
+    def is_complete(self, req):
+        status, indent = self.shell.input_transformer_manager.check_complete(req.get("code", ""))
+        reply = {"status": status}
+        if status == "incomplete":
+            reply["indent"] = " " * (indent or 0)
+        return reply
+
+
+# --- the fallback shell, for a sandbox root without IPython ----------------------------------------
+
+class PlainShell:
+    implementation = "python"
+
+    def __init__(self):
+        import __main__
+        self.ns = __main__.__dict__
+        self.ns["display"] = self.display
+        self.count = 1
+
+    def execution_count(self):
+        return self.count
+
+    @staticmethod
+    def format(obj):
+        data = {"text/plain": repr(obj)}
+        metadata = {}
+        bundle = getattr(obj, "_repr_mimebundle_", None)
+        if callable(bundle):
+            try:
+                got = bundle()
+                if isinstance(got, tuple):
+                    got, metadata = got
+                data.update(got or {})
+            except Exception:
+                pass
+        for mime, attr in (("text/html", "_repr_html_"), ("text/markdown", "_repr_markdown_"),
+                           ("image/svg+xml", "_repr_svg_"), ("image/png", "_repr_png_"),
+                           ("image/jpeg", "_repr_jpeg_"), ("text/latex", "_repr_latex_"),
+                           ("application/json", "_repr_json_")):
+            method = getattr(obj, attr, None)
+            if callable(method) and not isinstance(obj, type):
+                try:
+                    value = method()
+                except Exception:
+                    value = None
+                if value is not None:
+                    data[mime] = value
+        return encode_bundle(data), metadata
+
+    def display(self, *objs, **kwargs):
+        for obj in objs:
+            data, metadata = self.format(obj)
+            flush_streams()
+            send({"ev": "display_data", "data": data, "metadata": metadata, "transient": {}})
+
+    def execute(self, req):
+        import ast
+        code = req.get("code", "")
+        store = bool(req.get("store_history", True)) and not req.get("silent")
+        count = self.count
+        if store:
+            self.count += 1
+        try:
+            tree = ast.parse(code, "<cell>", "exec")
+            last = None
+            if tree.body and isinstance(tree.body[-1], ast.Expr):
+                last = ast.Expression(tree.body.pop().value)
+            exec(compile(tree, "<cell>", "exec"), self.ns)
+            if last is not None:
+                value = eval(compile(last, "<cell>", "eval"), self.ns)
+                if value is not None and not req.get("silent"):
+                    self.ns["_"] = value
+                    data, metadata = self.format(value)
+                    flush_streams()
+                    send({"ev": "execute_result", "execution_count": count, "data": data, "metadata": metadata})
+        except BaseException as e:  # noqa: B902 - KeyboardInterrupt and SystemExit are reported too
+            err = {"ename": type(e).__name__, "evalue": str(e),
+                   "traceback": traceback.format_exception(type(e), e, e.__traceback__)}
+            flush_streams()
+            send(dict(err, ev="error"))
+            return dict(err, status="error", execution_count=count, user_expressions={}, payload=[])
+        return {"status": "ok", "execution_count": count, "user_expressions": {}, "payload": []}
+
+    def complete(self, req):
+        import re
+        import rlcompleter
+        code = req.get("code", "")
+        cursor = req.get("cursor_pos")
+        cursor = len(code) if cursor is None else int(cursor)
+        token = re.search(r"[\w.]*$", code[:cursor]).group(0)
+        completer = rlcompleter.Completer(self.ns)
+        matches = []
+        while len(matches) < 200:
+            m = completer.complete(token, len(matches))
+            if m is None:
+                break
+            matches.append(m)
+        return {"status": "ok", "matches": matches, "cursor_start": cursor - len(token), "cursor_end": cursor,
+                "metadata": {}}
+
+    def inspect(self, req):
+        import pydoc
+        import re
+        code = req.get("code", "")
+        cursor = req.get("cursor_pos")
+        cursor = len(code) if cursor is None else int(cursor)
+        m = re.search(r"[\w.]*$", code[:cursor])
+        name = m.group(0) if m else ""
+        try:
+            obj = eval(name, self.ns) if name else None
+        except Exception:
+            obj = None
+        if obj is None:
+            return {"status": "ok", "found": False, "data": {}, "metadata": {}}
+        return {"status": "ok", "found": True, "data": {"text/plain": pydoc.plain(pydoc.render_doc(obj))},
+                "metadata": {}}
+
+    def is_complete(self, req):
+        import codeop
+        code = req.get("code", "")
+        try:
+            compiled = codeop.compile_command(code, "<cell>", "exec")
+        except (SyntaxError, OverflowError, ValueError):
+            return {"status": "invalid"}
+        if compiled is None or code.rstrip("\n").endswith(":"):
+            return {"status": "incomplete", "indent": "    "}
+        return {"status": "complete"}
+
+
+# --- main loop ---------------------------------------------------------------------------------------
+
+def main():
+    global _executing
+    sys.stdout = STDOUT
+    sys.stderr = STDERR
+    captures = [FdCapture(1, STDOUT), FdCapture(2, STDERR)]
+    threading.Thread(target=_flusher, name="flusher", daemon=True).start()
+    signal.signal(signal.SIGINT, _on_sigint)
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    if "MPLBACKEND" not in os.environ:
+        import importlib.util
+        inline = importlib.util.find_spec("matplotlib_inline") is not None
+        os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline" if inline else "Agg"
+    try:
+        shell = make_ipython_shell()
+    except ImportError as e:
+        _log("IPython not available (%s); using the plain shell" % e)
+        shell = PlainShell()
+    preload = [m.strip() for m in os.environ.get("SANDCELL_PRELOAD", "").split(",") if m.strip()]
+    failed = []
+    for module in preload:
+        try:
+            __import__(module)
+        except Exception as e:  # a missing library must not stop the kernel
+            failed.append("%s: %s" % (module, e))
+    flush_streams()
+    send({"ev": "ready", "implementation": shell.implementation, "python_version": sys.version.split()[0],
+          "preloaded": preload, "preload_errors": failed})
+
+    ops = {"complete": shell.complete, "inspect": shell.inspect, "is_complete": shell.is_complete}
+    while True:
+        try:
+            req = read_request()
+        except KeyboardInterrupt:
+            continue
+        except ValueError as e:
+            send({"ev": "reply", "status": "error", "ename": "ProtocolError", "evalue": str(e), "traceback": []})
+            continue
+        if req is None:
+            return
+        op = req.get("op")
+        try:
+            if op == "execute":
+                _install_input(bool(req.get("allow_stdin")))
+                send({"ev": "execute_input", "execution_count": shell.execution_count()})
+                _executing = True
+                try:
+                    reply = shell.execute(req)
+                finally:
+                    _executing = False
+                for capture in captures:
+                    capture.sync()
+                flush_streams()
+            elif op == "ping":
+                reply = {"status": "ok"}
+            elif op in ops:
+                reply = ops[op](req)
+            else:
+                reply = {"status": "error", "ename": "ProtocolError", "evalue": "unknown op %r" % (op,),
+                         "traceback": []}
+        except KeyboardInterrupt:
+            _executing = False
+            flush_streams()
+            reply = {"status": "error", "ename": "KeyboardInterrupt", "evalue": "", "traceback": [],
+                     "execution_count": shell.execution_count()}
+        except Exception as e:
+            _executing = False
+            _log("op %r failed: %s" % (op, traceback.format_exc()))
+            reply = {"status": "error", "ename": type(e).__name__, "evalue": str(e),
+                     "traceback": traceback.format_exception(type(e), e, e.__traceback__)}
+        reply["ev"] = "reply"
+        send(reply)
+
+
+if __name__ == "__main__":
+    main()
