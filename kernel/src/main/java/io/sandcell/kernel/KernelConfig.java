@@ -55,7 +55,8 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
                 Spec.flag("--help", null, "show this help").withAlias("-h")));
     }
 
-    static String defaultRunsc() {
+    /** The first runsc found in the usual places. */
+    public static String defaultRunsc() {
         for (String p : List.of("/usr/bin/runsc", "/usr/local/bin/runsc", "/usr/sbin/runsc")) {
             if (Files.isExecutable(Path.of(p))) {
                 return p;

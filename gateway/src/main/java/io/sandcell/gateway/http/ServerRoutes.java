@@ -1,0 +1,55 @@
+package io.sandcell.gateway.http;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sandcell.gateway.kernels.KernelManager;
+import io.sandcell.gateway.kernels.ManagedKernel;
+import io.sandcell.protocol.Header;
+import io.sandcell.protocol.Json;
+import io.vertx.ext.web.Router;
+import java.time.Instant;
+
+/** {@code /api}, {@code /api/status} and {@code /api/me}. */
+public final class ServerRoutes {
+    /** The jupyter_server API version this gateway speaks. */
+    public static final String API_VERSION = "2.14.2";
+    public static final String GATEWAY_VERSION = "sandcell 0.1.0";
+
+    private final KernelManager kernels;
+    private final String base;
+    private final Instant started = Instant.now();
+
+    public ServerRoutes(KernelManager kernels, String base) {
+        this.kernels = kernels;
+        this.base = base;
+    }
+
+    /** The routes that need no authentication. */
+    public void mountOpen(Router router) {
+        router.get(base + "api").handler(ctx -> Responses.json(ctx, 200, Json.object()
+                .put("version", API_VERSION).put("gateway_version", GATEWAY_VERSION)));
+    }
+
+    public void mount(Router router) {
+        router.get(base + "api/status").handler(ctx -> {
+            Instant last = started;
+            int connections = 0;
+            for (ManagedKernel k : kernels.list()) {
+                connections += k.connections();
+                if (k.lastActivity().isAfter(last)) {
+                    last = k.lastActivity();
+                }
+            }
+            Responses.json(ctx, 200, Json.object().put("started", Header.format(started))
+                    .put("last_activity", Header.format(last)).put("kernels", kernels.count())
+                    .put("connections", connections));
+        });
+        router.get(base + "api/me").handler(ctx -> {
+            ObjectNode body = Json.object();
+            body.putObject("identity").put("username", "sandcell").put("name", "Sandcell user")
+                    .put("display_name", "Sandcell user").put("initials", "SU").putNull("avatar_url")
+                    .putNull("color");
+            body.putObject("permissions");
+            Responses.json(ctx, 200, body);
+        });
+    }
+}

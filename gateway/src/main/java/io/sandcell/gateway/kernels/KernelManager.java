@@ -1,0 +1,295 @@
+package io.sandcell.gateway.kernels;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.sandcell.gateway.config.GatewayConfig;
+import io.sandcell.gateway.http.ApiException;
+import io.sandcell.kernel.KernelConfig;
+import io.sandcell.protocol.ConnectionInfo;
+import io.sandcell.sandbox.ProcessLauncher;
+import io.sandcell.sandbox.Runsc;
+import io.sandcell.sandbox.SandboxLayout;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Logger;
+import org.zeromq.ZMQ;
+
+/**
+ * Starts, finds, restarts and stops kernels; enforces the kernel limit and the env allow-list; culls idle
+ * kernels; and at startup removes what a crashed earlier run left behind.
+ */
+public final class KernelManager implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(KernelManager.class.getName());
+    /** Environment variables of the gateway that kernels inherit: the kernel options, never secrets. */
+    private static final Set<String> INHERITED = inheritedNames();
+    static final int MAX_ENV_VALUE = 4096;
+
+    private final GatewayConfig config;
+    private final Vertx vertx;
+    private final KernelSpecRegistry specs;
+    private final ZMQ.Context zmq = ZMQ.context(1);
+    private final ProcessLauncher launcher = new ProcessLauncher();
+    private final Map<String, ManagedKernel> kernels = new ConcurrentHashMap<>();
+    private final Set<Future<?>> stopping = ConcurrentHashMap.newKeySet();
+    private final Map<String, String> baseEnv;
+    private long cullTimer = -1;
+
+    public KernelManager(GatewayConfig config, Vertx vertx, KernelSpecRegistry specs, Map<String, String> hostEnv)
+            throws IOException {
+        this.config = config;
+        this.vertx = vertx;
+        this.specs = specs;
+        Files.createDirectories(config.runtimeDir());
+        Files.setPosixFilePermissions(config.runtimeDir(),
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        Files.createDirectories(config.dataDir());
+        Map<String, String> env = new LinkedHashMap<>();
+        for (String name : List.of("PATH", "LANG", "LC_ALL", "TZ", "JAVA_HOME")) {
+            if (hostEnv.containsKey(name)) {
+                env.put(name, hostEnv.get(name));
+            }
+        }
+        env.putIfAbsent("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        hostEnv.forEach((k, v) -> {
+            if (INHERITED.contains(k)) {
+                env.put(k, v);
+            }
+        });
+        env.put("SANDCELL_DATA_DIR", config.dataDir().toString());
+        this.baseEnv = Map.copyOf(env);
+        if (config.cullIdleTimeoutSeconds() > 0) {
+            cullTimer = vertx.setPeriodic(config.cullIntervalSeconds() * 1000L, t -> cull());
+        }
+    }
+
+    private static Set<String> inheritedNames() {
+        Set<String> names = new HashSet<>();
+        KernelConfig.options().specs().forEach(s -> {
+            if (s.env() != null && !s.secret()) {
+                names.add(s.env());
+            }
+        });
+        names.remove("SANDCELL_KERNEL_ID");
+        return Set.copyOf(names);
+    }
+
+    public KernelSpecRegistry specs() {
+        return specs;
+    }
+
+    /**
+     * Kills and deletes every sandbox and removes every kernel directory and connection file found: the
+     * leftovers of a crashed earlier run. Call before serving.
+     *
+     * @return how many kernels were cleaned up
+     */
+    public int reconcile() throws IOException {
+        int cleaned = 0;
+        Path dir = config.dataDir().resolve("kernels");
+        if (Files.isDirectory(dir)) {
+            try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+                for (Path k : entries) {
+                    Path root = k.resolve("runsc");
+                    if (Files.isDirectory(root)) {
+                        Path runsc = Path.of(baseEnv.getOrDefault("SANDCELL_RUNSC", KernelConfig.defaultRunsc()));
+                        new Runsc(runsc, root, "systrap").reconcile();
+                    }
+                    SandboxLayout.deleteTree(k);
+                    cleaned++;
+                }
+            }
+        }
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(config.runtimeDir(), "kernel-*")) {
+            for (Path f : entries) {
+                Files.deleteIfExists(f);
+            }
+        }
+        return cleaned;
+    }
+
+    /**
+     * Starts a kernel from a request body ({@code name}, {@code env}, {@code path}; all optional).
+     *
+     * @throws ApiException 400 for a bad body or env, 403 past the kernel limit, 404 for an unknown spec
+     */
+    public ManagedKernel start(JsonNode body) {
+        String name = null;
+        Map<String, String> userEnv = Map.of();
+        if (body != null) {
+            if (!body.isObject()) {
+                throw ApiException.badRequest("the request body must be a JSON object");
+            }
+            JsonNode n = body.get("name");
+            if (n != null && !n.isNull()) {
+                if (!n.isTextual()) {
+                    throw ApiException.badRequest("name must be a string");
+                }
+                name = n.asText();
+            }
+            userEnv = env(body.get("env"));
+        }
+        KernelSpec spec = specs.get(name);
+        if (kernels.size() >= config.maxKernels()) {
+            throw ApiException.resourceLimit("A max kernels limit of " + config.maxKernels()
+                    + " has been set; no more kernels can start until one is shut down");
+        }
+        String id = UUID.randomUUID().toString();
+        Map<String, String> env = new LinkedHashMap<>(baseEnv);
+        env.putAll(spec.env());
+        env.putAll(userEnv);
+        env.put("SANDCELL_KERNEL_ID", id);
+        ConnectionInfo conn;
+        try {
+            conn = new ConnectionInfo("tcp", "127.0.0.1", freePort(), freePort(), freePort(), freePort(),
+                    freePort(), "hmac-sha256", ConnectionInfo.newKey(), spec.name());
+        } catch (IOException e) {
+            throw new ApiException(500, "Internal Server Error", "no free ports for a kernel");
+        }
+        ManagedKernel k = new ManagedKernel(id, spec, vertx, zmq, conn, config.runtimeDir(), env, launcher,
+                config.offlineBufferMessages(), config.kernelStartTimeoutSeconds() * 1000L);
+        kernels.put(id, k);
+        k.start().onFailure(e -> LOG.warning("kernel " + id + " failed to start: " + e.getMessage()));
+        return k;
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** Validates {@code env}: names KERNEL_* or allow-listed; values short strings without shell metacharacters. */
+    Map<String, String> env(JsonNode env) {
+        if (env == null || env.isNull()) {
+            return Map.of();
+        }
+        if (!env.isObject()) {
+            throw ApiException.badRequest("env must be a JSON object of strings");
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        var fields = env.fields();
+        while (fields.hasNext()) {
+            var e = fields.next();
+            String k = e.getKey();
+            if (!k.startsWith("KERNEL_") && !config.allowedEnv().contains(k)) {
+                continue; // not allowed: dropped, as Kernel Gateway does
+            }
+            if (!k.matches("[A-Za-z_][A-Za-z0-9_]{0,127}")) {
+                throw ApiException.badRequest("env name " + k + " is not a valid variable name");
+            }
+            JsonNode v = e.getValue();
+            if (!v.isTextual()) {
+                throw ApiException.badRequest("env value of " + k + " must be a string");
+            }
+            String s = v.asText();
+            if (s.length() > MAX_ENV_VALUE) {
+                throw ApiException.badRequest("env value of " + k + " is longer than " + MAX_ENV_VALUE);
+            }
+            if (s.chars().anyMatch(c -> c == '$' || c == '`' || c == '\n' || c == '\r' || c == 0)) {
+                throw ApiException.badRequest("env value of " + k + " contains a forbidden character "
+                        + "($, `, newline or NUL)");
+            }
+            out.put(k, s);
+        }
+        return out;
+    }
+
+    /**
+     * @throws ApiException 404 when there is no such kernel
+     */
+    public ManagedKernel get(String id) {
+        ManagedKernel k = kernels.get(id);
+        if (k == null) {
+            throw ApiException.notFound("Kernel does not exist: " + id);
+        }
+        return k;
+    }
+
+    public List<ManagedKernel> list() {
+        return new ArrayList<>(kernels.values());
+    }
+
+    public int count() {
+        return kernels.size();
+    }
+
+    /**
+     * Removes the kernel at once and stops it in the background; its clients are closed.
+     *
+     * @throws ApiException 404 when there is no such kernel
+     */
+    public Future<Void> shutdown(String id) {
+        ManagedKernel k = kernels.remove(id);
+        if (k == null) {
+            throw ApiException.notFound("Kernel does not exist: " + id);
+        }
+        Future<Void> f = vertx.executeBlocking(() -> {
+            k.shutdownBlocking();
+            return null;
+        }, false);
+        stopping.add(f);
+        f.onComplete(r -> stopping.remove(f));
+        return f;
+    }
+
+    private void cull() {
+        Instant cutoff = Instant.now().minus(Duration.ofSeconds(config.cullIdleTimeoutSeconds()));
+        for (ManagedKernel k : list()) {
+            boolean idle = k.lastActivity().isBefore(cutoff);
+            boolean busy = k.state() == KernelState.BUSY;
+            boolean connected = k.connections() > 0;
+            if (idle && (!busy || config.cullBusy()) && (!connected || config.cullConnected())) {
+                LOG.info("culling kernel " + k.id() + " (idle since " + k.lastActivity() + ")");
+                try {
+                    shutdown(k.id());
+                } catch (ApiException ignored) {
+                    // shut down meanwhile
+                }
+            }
+        }
+    }
+
+    /** Stops every kernel and waits for them; used at gateway shutdown. */
+    @Override
+    public void close() {
+        if (cullTimer >= 0) {
+            vertx.cancelTimer(cullTimer);
+        }
+        List<ManagedKernel> all = list();
+        kernels.clear();
+        List<Thread> stoppers = new ArrayList<>();
+        for (ManagedKernel k : all) {
+            stoppers.add(Thread.ofVirtual().start(k::shutdownBlocking));
+        }
+        for (Thread t : stoppers) {
+            try {
+                t.join(20_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        for (Future<?> f : List.copyOf(stopping)) {
+            try {
+                f.toCompletionStage().toCompletableFuture().get(20, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (Exception ignored) {
+                // best effort at shutdown
+            }
+        }
+        launcher.close();
+        zmq.term();
+    }
+}

@@ -1,0 +1,394 @@
+package io.sandcell.gateway.kernels;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sandcell.gateway.zmq.KernelChannels;
+import io.sandcell.protocol.Channel;
+import io.sandcell.protocol.ConnectionInfo;
+import io.sandcell.protocol.Header;
+import io.sandcell.protocol.Json;
+import io.sandcell.protocol.Message;
+import io.sandcell.sandbox.ProcessLauncher;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+import org.zeromq.ZMQ;
+
+/**
+ * One kernel: its process, its ZeroMQ channels, its state and the websocket clients attached to it.
+ *
+ * <p>A kernel is ready once it has answered a {@code kernel_info_request} on shell <em>and</em> an iopub
+ * message has arrived on the gateway's subscription (the "nudge", repeated every 500 ms). The subscription
+ * lives as long as the kernel, so no client's first output can be lost to ZeroMQ's slow-joiner gap: client
+ * frames are held until then.
+ */
+public final class ManagedKernel implements KernelChannels.Listener {
+    private static final Logger LOG = Logger.getLogger(ManagedKernel.class.getName());
+    private static final String INTERNAL_SESSION = "sandcell-gateway";
+    private static final long NUDGE_MS = 500;
+
+    private final String id;
+    private final KernelSpec spec;
+    private final Vertx vertx;
+    private final ConnectionInfo conn;
+    private final Path connectionFile;
+    private final Path logFile;
+    private final Map<String, String> env;
+    private final ProcessLauncher launcher;
+    private final KernelChannels channels;
+    private final int offlineLimit;
+    private final long startTimeoutMs;
+    private final Map<String, KernelClient> clients = new ConcurrentHashMap<>();
+    private final Deque<Buffered> offline = new ArrayDeque<>();
+    private volatile String offlineSession;
+    private volatile KernelState state = KernelState.STARTING;
+    private volatile String deathReason;
+    private volatile Instant lastActivity = Instant.now();
+    private volatile Process process;
+    private volatile Promise<Void> ready;
+    private volatile boolean sawReply;
+    private volatile boolean sawIopub;
+    private volatile boolean stopping;
+
+    ManagedKernel(String id, KernelSpec spec, Vertx vertx, ZMQ.Context zmq, ConnectionInfo conn, Path runtimeDir,
+                  Map<String, String> env, ProcessLauncher launcher, int offlineLimit, long startTimeoutMs) {
+        this.id = id;
+        this.spec = spec;
+        this.vertx = vertx;
+        this.conn = conn;
+        this.connectionFile = runtimeDir.resolve("kernel-" + id + ".json");
+        this.logFile = runtimeDir.resolve("kernel-" + id + ".log");
+        this.env = Map.copyOf(env);
+        this.launcher = launcher;
+        this.offlineLimit = offlineLimit;
+        this.startTimeoutMs = startTimeoutMs;
+        this.channels = new KernelChannels(zmq, id.substring(0, 8), conn, this);
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public KernelSpec spec() {
+        return spec;
+    }
+
+    public KernelState state() {
+        return state;
+    }
+
+    public Instant lastActivity() {
+        return lastActivity;
+    }
+
+    public int connections() {
+        return clients.size();
+    }
+
+    /** The model of {@code /api/kernels}. */
+    public ObjectNode model() {
+        ObjectNode m = Json.object();
+        m.put("id", id);
+        m.put("name", spec.name());
+        m.put("last_activity", Header.format(lastActivity));
+        m.put("execution_state", state.wireName());
+        m.put("connections", clients.size());
+        if (state == KernelState.DEAD && deathReason != null) {
+            m.put("reason", deathReason);
+        }
+        return m;
+    }
+
+    /** Writes the connection file and launches the process; the returned future completes when ready. */
+    Future<Void> start() {
+        ready = Promise.promise();
+        Promise<Void> p = ready;
+        try {
+            conn.write(connectionFile);
+            launch();
+        } catch (IOException e) {
+            fail("starting the kernel process failed: " + e.getMessage());
+        }
+        return p.future();
+    }
+
+    private void launch() throws IOException {
+        List<String> argv = new ArrayList<>(List.of("setpriv", "--pdeathsig", "TERM", "--"));
+        for (String a : spec.argv()) {
+            argv.add(a.replace("{connection_file}", connectionFile.toString()));
+        }
+        ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        pb.environment().clear();
+        pb.environment().putAll(env);
+        sawReply = false;
+        sawIopub = false;
+        Process proc = launcher.start(pb);
+        process = proc;
+        proc.onExit().thenAccept(this::exited);
+        Promise<Void> p = ready;
+        long started = System.currentTimeMillis();
+        nudge(p, started);
+    }
+
+    /** Sends kernel_info_request until the kernel has answered on shell and iopub. */
+    private void nudge(Promise<Void> p, long started) {
+        if (p.future().isComplete() || stopping) {
+            return;
+        }
+        if (sawReply && sawIopub) {
+            if (state == KernelState.STARTING || state == KernelState.RESTARTING) {
+                state = KernelState.IDLE;
+            }
+            p.tryComplete();
+            return;
+        }
+        if (System.currentTimeMillis() - started > startTimeoutMs) {
+            kill();
+            fail("the kernel did not become ready within " + startTimeoutMs / 1000 + " s (log: " + logFile + ")");
+            return;
+        }
+        channels.send(INTERNAL_SESSION, Channel.SHELL, request("kernel_info_request", Json.object()));
+        vertx.setTimer(NUDGE_MS, t -> nudge(p, started));
+    }
+
+    private void readyCheck() {
+        Promise<Void> p = ready;
+        if (p != null && sawReply && sawIopub && !p.future().isComplete()) {
+            vertx.runOnContext(v -> {
+                if (state == KernelState.STARTING || state == KernelState.RESTARTING) {
+                    state = KernelState.IDLE;
+                }
+                p.tryComplete();
+            });
+        }
+    }
+
+    /** Completes when the kernel is ready (immediately if it is). */
+    public Future<Void> whenReady() {
+        Promise<Void> p = ready;
+        return p == null ? Future.failedFuture("not started") : p.future();
+    }
+
+    private Message request(String type, ObjectNode content) {
+        return Message.create(Header.create(type, INTERNAL_SESSION, "gateway"), null, content);
+    }
+
+    private void fail(String reason) {
+        deathReason = reason;
+        state = KernelState.DEAD;
+        Promise<Void> p = ready;
+        if (p != null) {
+            p.tryFail(reason);
+        }
+        broadcastStatus("dead");
+    }
+
+    private void exited(Process proc) {
+        if (proc != process || stopping) {
+            return;
+        }
+        String reason = "the kernel process exited with code " + proc.exitValue();
+        LOG.warning("kernel " + id + ": " + reason);
+        vertx.runOnContext(v -> {
+            if (proc == process && !stopping && state != KernelState.RESTARTING) {
+                fail(reason);
+            }
+        });
+    }
+
+    // --- messages from the kernel (I/O thread) -------------------------------------------------------
+
+    @Override
+    public void onMessage(Channel channel, String session, Message message) {
+        lastActivity = Instant.now();
+        if (channel == Channel.IOPUB) {
+            if (!sawIopub) {
+                sawIopub = true;
+                readyCheck();
+            }
+            if ("status".equals(message.msgType()) && state != KernelState.RESTARTING && state != KernelState.DEAD) {
+                String s = message.content().path("execution_state").asText();
+                if ("busy".equals(s)) {
+                    state = KernelState.BUSY;
+                } else if ("idle".equals(s) && state != KernelState.STARTING) {
+                    state = KernelState.IDLE;
+                }
+            }
+            if (clients.isEmpty()) {
+                buffer(channel, message);
+            } else {
+                clients.values().forEach(c -> c.deliver(channel, message));
+            }
+            return;
+        }
+        if (INTERNAL_SESSION.equals(session)) {
+            if ("kernel_info_reply".equals(message.msgType()) && !sawReply) {
+                sawReply = true;
+                readyCheck();
+            }
+            return;
+        }
+        KernelClient c = clients.get(session);
+        if (c != null) {
+            c.deliver(channel, message);
+        } else if (session.equals(offlineSession)) {
+            buffer(channel, message);
+        }
+    }
+
+    private void buffer(Channel channel, Message message) {
+        if (offlineSession == null || offlineLimit == 0) {
+            return;
+        }
+        synchronized (offline) {
+            offline.addLast(new Buffered(channel, message));
+            while (offline.size() > offlineLimit) {
+                offline.removeFirst();
+            }
+        }
+    }
+
+    /** A message kept for a client that is away. */
+    private record Buffered(Channel channel, Message message) {}
+
+    // --- clients --------------------------------------------------------------------------------------
+
+    /**
+     * Attaches a websocket client. A client with the same session replaces the stale one; output buffered
+     * while that session was away is replayed.
+     */
+    public void attach(KernelClient client) {
+        KernelClient old = clients.put(client.session(), client);
+        if (old != null && old != client) {
+            old.close("replaced by a new connection with the same session");
+        }
+        List<Buffered> replay = new ArrayList<>();
+        synchronized (offline) {
+            if (client.session().equals(offlineSession)) {
+                replay.addAll(offline);
+            }
+            offline.clear();
+            offlineSession = null;
+        }
+        replay.forEach(b -> client.deliver(b.channel(), b.message()));
+    }
+
+    /** Detaches a client; when it was the last one, output is buffered for its session. */
+    public void detach(KernelClient client) {
+        if (clients.remove(client.session(), client)) {
+            if (clients.isEmpty()) {
+                synchronized (offline) {
+                    offlineSession = client.session();
+                }
+            }
+        }
+    }
+
+    /** Sends a client's message to the kernel, with the client's session as the ZeroMQ identity. */
+    public void send(KernelClient client, Channel channel, Message message) {
+        lastActivity = Instant.now();
+        channels.send(client.session(), channel, message);
+    }
+
+    /** Called when a client's connection is gone for good. */
+    public void forget(String session) {
+        channels.closeSession(session);
+    }
+
+    private void broadcastStatus(String executionState) {
+        Message m = Message.create(Header.create("status", INTERNAL_SESSION, "gateway"), null,
+                Json.object().put("execution_state", executionState));
+        clients.values().forEach(c -> c.deliver(Channel.IOPUB, m));
+    }
+
+    // --- control ------------------------------------------------------------------------------------
+
+    /** Asks the kernel to interrupt the running cell. */
+    public void interrupt() {
+        channels.send(INTERNAL_SESSION, Channel.CONTROL, request("interrupt_request", Json.object()));
+    }
+
+    /**
+     * Restarts: the clients see {@code restarting}; the old process is asked to shut down (and killed if it
+     * does not), then a new one starts on the same ports. Runs blocking steps off the event loop.
+     */
+    public Future<Void> restart() {
+        state = KernelState.RESTARTING;
+        deathReason = null;
+        broadcastStatus("restarting");
+        Promise<Void> p = Promise.promise();
+        ready = p;
+        Process old = process;
+        return vertx.executeBlocking(() -> {
+            stopProcess(old, true);
+            launch();
+            return null;
+        }, false).compose(v -> p.future());
+    }
+
+    /** Shuts down the process and the channels, closing every client. Blocking; call off the event loop. */
+    void shutdownBlocking() {
+        stopping = true;
+        state = KernelState.STOPPED;
+        clients.values().forEach(c -> c.close("kernel shut down"));
+        clients.clear();
+        stopProcess(process, false);
+        channels.close();
+        try {
+            Files.deleteIfExists(connectionFile);
+            Files.deleteIfExists(logFile);
+        } catch (IOException e) {
+            LOG.warning("kernel " + id + ": removing files: " + e.getMessage());
+        }
+    }
+
+    private void stopProcess(Process proc, boolean restart) {
+        if (proc == null || !proc.isAlive()) {
+            return;
+        }
+        channels.send(INTERNAL_SESSION, Channel.CONTROL, request("shutdown_request",
+                Json.object().put("restart", restart)));
+        try {
+            if (!proc.waitFor(5, TimeUnit.SECONDS)) {
+                proc.destroy();
+                if (!proc.waitFor(5, TimeUnit.SECONDS)) {
+                    proc.destroyForcibly();
+                    proc.waitFor(5, TimeUnit.SECONDS);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            proc.destroyForcibly();
+        }
+    }
+
+    private void kill() {
+        Process proc = process;
+        if (proc != null) {
+            proc.destroyForcibly();
+        }
+    }
+
+    public boolean alive() {
+        Process proc = process;
+        return proc != null && proc.isAlive();
+    }
+
+    @Override
+    public String toString() {
+        return "Kernel[" + id + ", " + spec.name() + ", " + state + "]";
+    }
+}

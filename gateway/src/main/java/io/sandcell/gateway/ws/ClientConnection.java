@@ -1,0 +1,156 @@
+package io.sandcell.gateway.ws;
+
+import io.sandcell.gateway.kernels.KernelClient;
+import io.sandcell.gateway.kernels.ManagedKernel;
+import io.sandcell.protocol.Channel;
+import io.sandcell.protocol.Header;
+import io.sandcell.protocol.Json;
+import io.sandcell.protocol.Message;
+import io.sandcell.protocol.ProtocolException;
+import io.vertx.core.Context;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.ServerWebSocket;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.logging.Logger;
+
+/**
+ * One websocket attached to one kernel. Frames from the client are held until the kernel is ready, then
+ * forwarded in order; messages from the kernel are framed as the client's protocol asks. Writes happen on
+ * the websocket's own event-loop context.
+ */
+final class ClientConnection implements KernelClient {
+    private static final Logger LOG = Logger.getLogger(ClientConnection.class.getName());
+
+    private final ServerWebSocket ws;
+    private final Context context;
+    private final ManagedKernel kernel;
+    private final String session;
+    private final boolean v1;
+    private final int maxOutgoing;
+    private final List<WsFrames.Incoming> held = new ArrayList<>();
+    private boolean ready;
+    private boolean closed;
+
+    ClientConnection(ServerWebSocket ws, Context context, ManagedKernel kernel, String session, int maxOutgoing) {
+        this.ws = ws;
+        this.context = context;
+        this.kernel = kernel;
+        this.session = session;
+        this.v1 = WsFrames.V1.equals(ws.subProtocol());
+        this.maxOutgoing = maxOutgoing;
+    }
+
+    @Override
+    public String session() {
+        return session;
+    }
+
+    void start() {
+        ws.textMessageHandler(this::onText);
+        ws.binaryMessageHandler(this::onBinary);
+        ws.closeHandler(v -> onClosed());
+        ws.exceptionHandler(e -> LOG.fine("websocket error on kernel " + kernel.id() + ": " + e.getMessage()));
+        kernel.attach(this);
+        kernel.whenReady().onComplete(r -> context.runOnContext(v -> {
+            ready = true;
+            if (r.failed()) {
+                deliver(Channel.IOPUB, status("dead"));
+                held.clear();
+                return;
+            }
+            held.forEach(this::forward);
+            held.clear();
+        }));
+    }
+
+    private void onText(String text) {
+        try {
+            accept(WsFrames.parseText(text));
+        } catch (ProtocolException e) {
+            LOG.warning("kernel " + kernel.id() + ": ignored a websocket message: " + e.getMessage());
+        }
+    }
+
+    private void onBinary(Buffer b) {
+        try {
+            accept(v1 ? WsFrames.parseV1(b) : WsFrames.parseLegacyBinary(b));
+        } catch (ProtocolException e) {
+            LOG.warning("kernel " + kernel.id() + ": ignored a websocket message: " + e.getMessage());
+        }
+    }
+
+    private void accept(WsFrames.Incoming in) {
+        if (ready) {
+            forward(in);
+        } else {
+            held.add(in);
+        }
+    }
+
+    private void forward(WsFrames.Incoming in) {
+        kernel.send(this, in.channel(), in.message());
+    }
+
+    @Override
+    public void deliver(Channel channel, Message message) {
+        context.runOnContext(v -> write(channel, message));
+    }
+
+    private void write(Channel channel, Message message) {
+        if (closed) {
+            return;
+        }
+        if (v1) {
+            Buffer b = WsFrames.toV1(channel, message);
+            if (b.length() > maxOutgoing) {
+                write(channel, tooLarge(message, b.length()));
+                return;
+            }
+            ws.writeBinaryMessage(b);
+        } else if (message.buffers().isEmpty()) {
+            String text = WsFrames.toLegacyText(channel, message);
+            if (text.length() > maxOutgoing) {
+                write(channel, tooLarge(message, text.length()));
+                return;
+            }
+            ws.writeTextMessage(text);
+        } else {
+            Buffer b = WsFrames.toLegacyBinary(channel, message);
+            if (b.length() > maxOutgoing) {
+                write(channel, tooLarge(message, b.length()));
+                return;
+            }
+            ws.writeBinaryMessage(b);
+        }
+    }
+
+    /** Replaces an oversized message with a stderr notice to the same parent: never dropped silently. */
+    private Message tooLarge(Message original, long size) {
+        String text = "[sandcell] a " + original.msgType() + " message of " + size + " bytes exceeded the "
+                + "gateway's limit of " + maxOutgoing + " bytes (--max-iopub-message-mb) and was not delivered.\n";
+        return new Message(List.of(), Header.create("stream", original.session(), "gateway").toJson(),
+                original.parentHeader(), Json.object(), Json.object().put("name", "stderr").put("text", text),
+                List.of());
+    }
+
+    private Message status(String state) {
+        return Message.create(Header.create("status", session, "gateway"), null,
+                Json.object().put("execution_state", state));
+    }
+
+    private void onClosed() {
+        closed = true;
+        kernel.detach(this);
+    }
+
+    @Override
+    public void close(String reason) {
+        context.runOnContext(v -> {
+            if (!closed) {
+                closed = true;
+                ws.close((short) 1000, reason.length() > 100 ? reason.substring(0, 100) : reason);
+            }
+        });
+    }
+}

@@ -1,0 +1,220 @@
+package io.sandcell.gateway.zmq;
+
+import io.sandcell.protocol.Channel;
+import io.sandcell.protocol.ConnectionInfo;
+import io.sandcell.protocol.Message;
+import io.sandcell.protocol.ProtocolException;
+import io.sandcell.protocol.ReplayGuard;
+import io.sandcell.protocol.WireCodec;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.logging.Logger;
+import org.zeromq.SocketType;
+import org.zeromq.ZMQ;
+import org.zeromq.ZMQException;
+
+/**
+ * The ZeroMQ connection to one kernel. Every socket belongs to one I/O thread; other threads hand it work
+ * through a queue and wake it with an in-process socket, so nothing polls on a timer. Each client session
+ * gets its own shell, control and stdin dealers whose identity is the session id, so the kernel's replies
+ * and input requests reach the client that asked. Messages to the kernel are signed here; messages from it
+ * are verified (and replay-checked) before they reach the listener.
+ */
+public final class KernelChannels implements AutoCloseable {
+    /** Receives verified messages from the kernel, on the I/O thread. */
+    public interface Listener {
+        /**
+         * @param session the client session the reply is for, or null for iopub
+         */
+        void onMessage(Channel channel, String session, Message message);
+    }
+
+    private static final Logger LOG = Logger.getLogger(KernelChannels.class.getName());
+    private static final List<Channel> CLIENT_CHANNELS = List.of(Channel.SHELL, Channel.CONTROL, Channel.STDIN);
+
+    private final ZMQ.Context ctx;
+    private final ConnectionInfo conn;
+    private final WireCodec outgoing;
+    private final WireCodec incoming;
+    private final Listener listener;
+    private final ConcurrentLinkedQueue<Runnable> work = new ConcurrentLinkedQueue<>();
+    private final ZMQ.Socket wakeSender;
+    private final String name;
+    private final Thread thread;
+    private volatile boolean running = true;
+
+    // owned by the I/O thread
+    private final Map<String, Map<Channel, ZMQ.Socket>> sessions = new HashMap<>();
+    private final Map<ZMQ.Socket, String> sessionOf = new HashMap<>();
+    private final Map<ZMQ.Socket, Channel> channelOf = new HashMap<>();
+    private ZMQ.Poller poller;
+    private ZMQ.Socket wakeReceiver;
+    private ZMQ.Socket iopub;
+
+    public KernelChannels(ZMQ.Context ctx, String name, ConnectionInfo conn, Listener listener) {
+        this.ctx = ctx;
+        this.conn = conn;
+        this.name = name;
+        this.listener = listener;
+        this.outgoing = new WireCodec(conn.signer(), null);
+        this.incoming = new WireCodec(conn.signer(), new ReplayGuard(ReplayGuard.DEFAULT_CAPACITY));
+        String wake = "inproc://kernel-wake-" + name;
+        this.wakeReceiver = ctx.socket(SocketType.PAIR);
+        wakeReceiver.bind(wake);
+        this.wakeSender = ctx.socket(SocketType.PAIR);
+        wakeSender.connect(wake);
+        this.thread = Thread.ofPlatform().name("zmq-" + name).daemon().start(this::loop);
+    }
+
+    /** Sends a message from a client session on shell, control or stdin. */
+    public void send(String session, Channel channel, Message message) {
+        if (!CLIENT_CHANNELS.contains(channel)) {
+            throw new IllegalArgumentException("cannot send on " + channel.wireName());
+        }
+        submit(() -> {
+            ZMQ.Socket s = sessionSockets(session).get(channel);
+            List<byte[]> frames = outgoing.encode(message.withIdentities(List.of()));
+            for (int i = 0; i < frames.size(); i++) {
+                s.send(frames.get(i), i < frames.size() - 1 ? ZMQ.SNDMORE : 0);
+            }
+        });
+    }
+
+    /** Closes a client session's sockets; later replies to it are dropped by the kernel's router. */
+    public void closeSession(String session) {
+        submit(() -> {
+            Map<Channel, ZMQ.Socket> sockets = sessions.remove(session);
+            if (sockets != null) {
+                sockets.values().forEach(this::closeSocket);
+            }
+        });
+    }
+
+    private void submit(Runnable r) {
+        if (!running) {
+            return;
+        }
+        work.add(r);
+        synchronized (wakeSender) {
+            if (running) {
+                wakeSender.send(new byte[] {1}, ZMQ.DONTWAIT);
+            }
+        }
+    }
+
+    private Map<Channel, ZMQ.Socket> sessionSockets(String session) {
+        return sessions.computeIfAbsent(session, s -> {
+            Map<Channel, ZMQ.Socket> m = new EnumMap<>(Channel.class);
+            for (Channel c : CLIENT_CHANNELS) {
+                ZMQ.Socket sock = ctx.socket(SocketType.DEALER);
+                sock.setLinger(0);
+                sock.setIdentity(s.getBytes(StandardCharsets.UTF_8));
+                sock.connect(conn.endpoint(conn.port(c)));
+                poller.register(sock, ZMQ.Poller.POLLIN);
+                sessionOf.put(sock, s);
+                channelOf.put(sock, c);
+                m.put(c, sock);
+            }
+            return m;
+        });
+    }
+
+    private void closeSocket(ZMQ.Socket s) {
+        poller.unregister(s);
+        sessionOf.remove(s);
+        channelOf.remove(s);
+        s.close();
+    }
+
+    private void loop() {
+        poller = ctx.poller(16);
+        iopub = ctx.socket(SocketType.SUB);
+        iopub.setLinger(0);
+        iopub.setRcvHWM(0);
+        iopub.subscribe(new byte[0]);
+        iopub.connect(conn.endpoint(conn.iopubPort()));
+        channelOf.put(iopub, Channel.IOPUB);
+        poller.register(wakeReceiver, ZMQ.Poller.POLLIN);
+        poller.register(iopub, ZMQ.Poller.POLLIN);
+        try {
+            while (running) {
+                poller.poll(-1);
+                for (int i = 0; i < poller.getNext(); i++) {
+                    ZMQ.Socket s = poller.getSocket(i);
+                    if (s == null || !poller.pollin(i)) {
+                        continue;
+                    }
+                    if (s == wakeReceiver) {
+                        while (wakeReceiver.recv(ZMQ.DONTWAIT) != null) {
+                            // drain wake-ups; the queue holds the work
+                        }
+                        Runnable r;
+                        while ((r = work.poll()) != null) {
+                            r.run();
+                        }
+                    } else {
+                        drain(s);
+                    }
+                }
+            }
+        } catch (ZMQException e) {
+            if (running) {
+                LOG.warning("kernel " + name + " channels stopped: " + e.getMessage());
+            }
+        } finally {
+            sessions.values().forEach(m -> m.values().forEach(ZMQ.Socket::close));
+            sessions.clear();
+            iopub.close();
+            wakeReceiver.close();
+            poller.close();
+        }
+    }
+
+    private void drain(ZMQ.Socket s) {
+        while (true) {
+            byte[] first = s.recv(ZMQ.DONTWAIT);
+            if (first == null) {
+                return;
+            }
+            List<byte[]> frames = new ArrayList<>();
+            frames.add(first);
+            while (s.hasReceiveMore()) {
+                frames.add(s.recv(0));
+            }
+            Channel channel = channelOf.get(s);
+            try {
+                Message m = incoming.decode(frames);
+                listener.onMessage(channel, sessionOf.get(s), m);
+            } catch (ProtocolException e) {
+                LOG.warning("kernel " + name + ": dropped a message on " + channel.wireName() + ": "
+                        + e.getMessage());
+            } catch (RuntimeException e) {
+                LOG.log(java.util.logging.Level.WARNING, "kernel " + name + ": listener failed", e);
+            }
+        }
+    }
+
+    /** Stops the I/O thread and closes every socket. */
+    @Override
+    public void close() {
+        if (!running) {
+            return;
+        }
+        work.add(() -> running = false);
+        synchronized (wakeSender) {
+            wakeSender.send(new byte[] {1}, ZMQ.DONTWAIT);
+            running = false;
+            wakeSender.close();
+        }
+        try {
+            thread.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
