@@ -114,7 +114,11 @@ public final class KernelServer implements AutoCloseable {
             while (!stopping) {
                 Message msg = receive(shell, 0);
                 if (msg != null) {
-                    shellHandler.handle(msg);
+                    try {
+                        shellHandler.handle(msg);
+                    } catch (RuntimeException e) {
+                        LOG.log(Level.SEVERE, "handling " + msg.msgType() + " failed", e);
+                    }
                 }
             }
         } catch (ZMQException e) {

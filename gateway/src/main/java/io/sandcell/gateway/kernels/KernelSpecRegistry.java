@@ -24,7 +24,7 @@ public final class KernelSpecRegistry {
     private static final String KERNEL_MAIN = "io.sandcell.kernel.KernelMain";
     /** JVM flags for kernel processes: a small heap and a quick start. */
     static final List<String> KERNEL_JVM_FLAGS = List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-            "-Xss512k", "-Xmx256m", "-XX:-UsePerfData");
+            "-Xss512k", "-Xmx1g", "-XX:+ExitOnOutOfMemoryError", "-XX:-UsePerfData");
 
     private final Map<String, KernelSpec> specs = new LinkedHashMap<>();
     private final String defaultName;
@@ -51,6 +51,10 @@ public final class KernelSpecRegistry {
     }
 
     private static String classPath() {
+        String override = System.getProperty("sandcell.kernel.classpath");
+        if (override != null && !override.isEmpty()) {
+            return override;
+        }
         try {
             Path own = Path.of(KernelSpecRegistry.class.getProtectionDomain().getCodeSource().getLocation().toURI());
             if (Files.isRegularFile(own)) {

@@ -203,7 +203,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
         String reason = "the kernel process exited with code " + proc.exitValue();
         LOG.warning("kernel " + id + ": " + reason);
         vertx.runOnContext(v -> {
-            if (proc == process && !stopping && state != KernelState.RESTARTING) {
+            if (proc == process && !stopping) {
                 fail(reason);
             }
         });
@@ -215,8 +215,9 @@ public final class ManagedKernel implements KernelChannels.Listener {
     public void onMessage(Channel channel, String session, Message message) {
         lastActivity = Instant.now();
         if (channel == Channel.IOPUB) {
-            if (!sawIopub) {
-                sawIopub = true;
+            if (!sawIopub && INTERNAL_SESSION.equals(message.parentHeader().path("session").asText())
+                    && "idle".equals(message.content().path("execution_state").asText())) {
+                sawIopub = true; // the nudge's own idle: iopub is live and the kernel is idle
                 readyCheck();
             }
             if ("status".equals(message.msgType()) && state != KernelState.RESTARTING && state != KernelState.DEAD) {
@@ -332,6 +333,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
         Promise<Void> p = Promise.promise();
         ready = p;
         Process old = process;
+        process = null; // its exit is expected now
         return vertx.executeBlocking(() -> {
             stopProcess(old, true);
             launch();

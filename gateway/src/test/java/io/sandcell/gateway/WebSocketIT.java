@@ -1,0 +1,222 @@
+package io.sandcell.gateway;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.sandcell.gateway.ws.WsFrames;
+import io.sandcell.protocol.Channel;
+import io.sandcell.protocol.Json;
+import io.vertx.core.buffer.Buffer;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The kernel websocket: framings, bad input, large messages, reconnects and restarts. */
+class WebSocketIT {
+    @TempDir
+    static Path tmp;
+    static GatewayFixture gw;
+    static String kernel;
+
+    @BeforeAll
+    static void start() throws Exception {
+        gw = new GatewayFixture(tmp.resolve("data"), "--max-iopub-message-mb", "2");
+        kernel = gw.startKernel();
+    }
+
+    @AfterAll
+    static void stop() {
+        gw.close();
+    }
+
+    private static String id() {
+        return UUID.randomUUID().toString().replace("-", "");
+    }
+
+    @Test
+    void legacyJsonFramesCarryTopLevelFields() throws Exception {
+        GatewayFixture.Ws ws = gw.connect(kernel, null, null);
+        String msgId = id();
+        ws.sendText(GatewayFixture.executeRequest(msgId, "print('legacy')"));
+        List<JsonNode> msgs = GatewayFixture.untilIdle(ws, msgId, 120);
+        for (JsonNode m : msgs) {
+            assertEquals(m.at("/header/msg_type").asText(), m.get("msg_type").asText());
+            assertEquals(m.at("/header/msg_id").asText(), m.get("msg_id").asText());
+            assertEquals(m.get("msg_type").asText().equals("execute_reply") ? "shell" : "iopub",
+                    m.get("channel").asText());
+            assertTrue(m.get("buffers").isArray());
+        }
+        assertEquals("legacy\n", GatewayFixture.stdout(msgs));
+        ws.socket.abort();
+    }
+
+    @Test
+    void badFramesAreIgnoredAndTheSocketLives() throws Exception {
+        GatewayFixture.Ws ws = gw.connect(kernel, null, null);
+        ws.sendText("{not json");
+        ws.sendText("[1,2,3]");
+        ws.sendText("{\"header\": {\"msg_type\": \"execute_request\"}, \"channel\": \"shell\"}");
+        ws.sendText(GatewayFixture.executeRequest(id(), "1").replace("\"shell\"", "\"nowhere\""));
+        ws.sendText(GatewayFixture.executeRequest(id(), "1").replace("\"shell\"", "\"iopub\""));
+        String msgId = id();
+        ws.sendText(GatewayFixture.executeRequest(msgId, "print('still alive')"));
+        assertEquals("still alive\n", GatewayFixture.stdout(GatewayFixture.untilIdle(ws, msgId, 120)));
+        ws.socket.abort();
+    }
+
+    @Test
+    void v1SubprotocolIsNegotiatedAndSpoken() throws Exception {
+        GatewayFixture.Ws ws = gw.connect(kernel, "session_id=v1-client", WsFrames.V1);
+        assertEquals(WsFrames.V1, ws.socket.getSubprotocol());
+        String msgId = id();
+        WsFrames.Incoming in = WsFrames.parseText(GatewayFixture.executeRequest(msgId, "print('v1')"));
+        ws.socket.sendBinary(java.nio.ByteBuffer.wrap(WsFrames.toV1(Channel.SHELL, in.message()).getBytes()).asReadOnlyBuffer(), true).join();
+        StringBuilder out = new StringBuilder();
+        boolean idle = false;
+        boolean reply = false;
+        while (!(idle && reply)) {
+            Object f = ws.next(120);
+            assertTrue(f instanceof byte[], "v1 frames are binary: " + f);
+            WsFrames.Incoming m = parseServerV1((byte[]) f);
+            if (!msgId.equals(m.message().parentMsgId())) {
+                continue;
+            }
+            if (m.message().msgType().equals("stream")) {
+                out.append(m.message().content().get("text").asText());
+            }
+            if (m.message().msgType().equals("execute_reply")) {
+                assertEquals(Channel.SHELL, m.channel());
+                reply = true;
+            }
+            idle |= m.message().msgType().equals("status")
+                    && m.message().content().get("execution_state").asText().equals("idle");
+        }
+        assertEquals("v1\n", out.toString());
+        ws.socket.abort();
+    }
+
+    /** The server's v1 frames may be on iopub, which clients may not send; parse them by hand. */
+    private static WsFrames.Incoming parseServerV1(byte[] frame) {
+        Buffer b = Buffer.buffer(frame);
+        long n = b.getLongLE(0);
+        long[] off = new long[(int) n];
+        for (int i = 0; i < n; i++) {
+            off[i] = b.getLongLE(8 + 8 * i);
+        }
+        String channel = b.getString((int) off[0], (int) off[1]);
+        var m = new io.sandcell.protocol.Message(List.of(), Json.parseObject(b.getBytes((int) off[1], (int) off[2]),
+                "h"), Json.parseObject(b.getBytes((int) off[2], (int) off[3]), "p"),
+                Json.parseObject(b.getBytes((int) off[3], (int) off[4]), "m"),
+                Json.parseObject(b.getBytes((int) off[4], (int) off[5]), "c"), List.of());
+        return new WsFrames.Incoming(Channel.parse(channel).orElseThrow(), m);
+    }
+
+    @Test
+    void largeMessagesPassAndOversizedOutputIsReplacedByANotice() throws Exception {
+        GatewayFixture.Ws ws = gw.connect(kernel, null, null);
+        String big = "x".repeat(64 << 20);
+        String msgId = id();
+        String request = GatewayFixture.executeRequest(msgId, "s = '" + big + "'\nprint(len(s))");
+        int chunk = 1 << 20;
+        for (int i = 0; i < request.length(); i += chunk) {
+            int end = Math.min(request.length(), i + chunk);
+            ws.socket.sendText(request.substring(i, end), end == request.length()).join();
+        }
+        assertEquals((64 << 20) + "\n", GatewayFixture.stdout(GatewayFixture.untilIdle(ws, msgId, 300)));
+        msgId = id();
+        ws.sendText(GatewayFixture.executeRequest(msgId, "from IPython.display import display\n"
+                + "display({'text/plain': 'y' * (3 << 20)}, raw=True)\nprint('after')"));
+        List<JsonNode> msgs = GatewayFixture.untilIdle(ws, msgId, 300);
+        String stderr = msgs.stream().filter(m -> m.at("/content/name").asText().equals("stderr"))
+                .map(m -> m.at("/content/text").asText()).reduce("", String::concat);
+        assertTrue(stderr.contains("exceeded the gateway's limit"), msgs.toString().substring(0, 500));
+        assertEquals("after\n", GatewayFixture.stdout(msgs));
+        ws.socket.abort();
+    }
+
+    @Test
+    void binaryLegacyFramesCarryBuffers() throws Exception {
+        GatewayFixture.Ws ws = gw.connect(kernel, null, null);
+        // a comm_open with a buffer travels in the legacy binary framing; the kernel answers comm_close
+        var m = Json.object();
+        String msgId = id();
+        m.putObject("header").put("msg_id", msgId).put("msg_type", "comm_open").put("username", "u")
+                .put("session", "s").put("date", "").put("version", "5.3");
+        m.putObject("parent_header");
+        m.putObject("metadata");
+        m.putObject("content").put("comm_id", "c1").put("target_name", "nothing").putObject("data");
+        m.put("channel", "shell");
+        byte[] json = Json.bytes(m);
+        Buffer frame = Buffer.buffer().appendUnsignedInt(2).appendUnsignedInt(12).appendUnsignedInt(12 + json.length)
+                .appendBytes(json).appendBytes(new byte[] {1, 2, 3});
+        ws.socket.sendBinary(java.nio.ByteBuffer.wrap(frame.getBytes()).asReadOnlyBuffer(), true).join();
+        boolean closed = false;
+        while (!closed) {
+            Object f = ws.next(120);
+            if (f instanceof String s) {
+                JsonNode j = Json.mapper().readTree(s);
+                closed = j.get("msg_type").asText().equals("comm_close")
+                        && j.at("/parent_header/msg_id").asText().equals(msgId);
+            }
+        }
+        ws.socket.abort();
+    }
+
+    @Test
+    void reconnectWithTheSameSessionReplacesTheOldSocketAndReplaysOutput() throws Exception {
+        GatewayFixture.Ws first = gw.connect(kernel, "session_id=replay-me", null);
+        String msgId = id();
+        first.sendText(GatewayFixture.executeRequest(msgId, "import time\ntime.sleep(2)\nprint('while away')"));
+        // wait until the cell runs, then drop the socket without a close handshake
+        while (true) {
+            JsonNode j = Json.mapper().readTree((String) first.next(120));
+            if (j.get("msg_type").asText().equals("execute_input")) {
+                break;
+            }
+        }
+        first.socket.abort();
+        Thread.sleep(3000);
+        GatewayFixture.Ws second = gw.connect(kernel, "session_id=replay-me", null);
+        List<JsonNode> msgs = GatewayFixture.untilIdle(second, msgId, 60);
+        assertEquals("while away\n", GatewayFixture.stdout(msgs));
+        GatewayFixture.Ws third = gw.connect(kernel, "session_id=replay-me", null);
+        Object f;
+        do {
+            f = second.next(30);
+        } while (!"__closed__".equals(f));
+        String id2 = id();
+        third.sendText(GatewayFixture.executeRequest(id2, "print('third')"));
+        assertEquals("third\n", GatewayFixture.stdout(GatewayFixture.untilIdle(third, id2, 60)));
+        third.socket.abort();
+    }
+
+    @Test
+    void clientsSeeRestartingWhenTheKernelRestarts() throws Exception {
+        String k = gw.startKernel();
+        GatewayFixture.Ws ws = gw.connect(k, null, null);
+        String msgId = id();
+        ws.sendText(GatewayFixture.executeRequest(msgId, "x = 5"));
+        GatewayFixture.untilIdle(ws, msgId, 120);
+        assertEquals(200, gw.call("POST", "api/kernels/" + k + "/restart", "{}").statusCode());
+        boolean restarting = false;
+        while (!restarting) {
+            Object f = ws.next(60);
+            JsonNode j = Json.mapper().readTree((String) f);
+            restarting = j.get("msg_type").asText().equals("status")
+                    && j.at("/content/execution_state").asText().equals("restarting");
+        }
+        String after = id();
+        ws.sendText(GatewayFixture.executeRequest(after, "print('x' in globals())"));
+        assertEquals("False\n", GatewayFixture.stdout(GatewayFixture.untilIdle(ws, after, 120)));
+        assertEquals(204, gw.call("DELETE", "api/kernels/" + k, null).statusCode());
+        Object f;
+        do {
+            f = ws.next(30);
+        } while (!"__closed__".equals(f));
+    }
+}
