@@ -36,7 +36,7 @@ final class GatewayFixture implements AutoCloseable {
         this.data = data;
         List<String> args = new ArrayList<>(List.of("--port", "0", "--data-dir", data.toString()));
         args.addAll(List.of(extraArgs));
-        if (!args.contains("--no-auth") && !args.contains("--password") && !args.contains("--token")) {
+        if (!args.contains("--no-auth") && !args.contains("--token")) {
             args.addAll(List.of("--token", TOKEN));
         }
         Map<String, String> env = new HashMap<>(System.getenv());
