@@ -1,0 +1,41 @@
+package io.sandcell.gateway.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sandcell.cli.UsageException;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class GatewayConfigTest {
+    @Test
+    void defaultsAreSafe() throws Exception {
+        GatewayConfig c = GatewayConfig.parse(new String[0], Map.of());
+        assertEquals(GatewayConfig.AuthMode.TOKEN, c.authMode());
+        assertTrue(c.token().length() >= 40, "a random token is generated");
+        assertEquals("127.0.0.1", c.ip());
+        assertEquals("/", c.baseUrl());
+        assertFalse(c.toString().contains(c.token()));
+    }
+
+    @Test
+    void modesAndValidation() throws Exception {
+        assertEquals(GatewayConfig.AuthMode.PASSWORD,
+                GatewayConfig.parse(new String[] {"--password", "pw"}, Map.of()).authMode());
+        assertEquals(GatewayConfig.AuthMode.NONE, GatewayConfig.parse(new String[0],
+                Map.of("SANDCELL_NO_AUTH", "true")).authMode());
+        assertEquals("/jupyter/", GatewayConfig.parse(new String[] {"--base-url", "jupyter"}, Map.of()).baseUrl());
+        assertFalse(GatewayConfig.parse(new String[] {"--password", "s3cret-pw"}, Map.of()).toString()
+                .contains("s3cret-pw"));
+        assertThrows(UsageException.class, () -> GatewayConfig.parse(new String[] {"--no-auth", "--token",
+                "x".repeat(20)}, Map.of()));
+        assertThrows(UsageException.class, () -> GatewayConfig.parse(new String[] {"--token", "short"}, Map.of()));
+        assertThrows(UsageException.class, () -> GatewayConfig.parse(new String[] {"--base-url", "/a b/"}, Map.of()));
+        assertThrows(UsageException.class, () -> GatewayConfig.parse(new String[] {"--max-kernels", "0"}, Map.of()));
+        assertThrows(UsageException.class, () -> GatewayConfig.parse(new String[] {"--port", "70000"}, Map.of()));
+        assertThrows(UsageException.class, () -> GatewayConfig.parse(new String[] {"--allowed-env", "A-B"},
+                Map.of()));
+    }
+}
