@@ -1,0 +1,115 @@
+package io.sandcell.gateway;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.sandcell.protocol.ConnectionInfo;
+import io.sandcell.protocol.Json;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Kernel death, culling, graceful shutdown and startup reconciliation, with real kernels and sandboxes. */
+class LifecycleIT {
+    @TempDir
+    Path tmp;
+
+    private static ProcessHandle kernelProcess(String kernelId) {
+        return ProcessHandle.allProcesses().filter(p -> p.info().commandLine().orElse("")
+                .contains("kernel-" + kernelId + ".json") && p.info().commandLine().orElse("").contains("java"))
+                .findFirst().orElseThrow(() -> new AssertionError("no process for kernel " + kernelId));
+    }
+
+    @Test
+    void aCrashedKernelIsReportedDeadAndCanBeRestarted() throws Exception {
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"))) {
+            String k = gw.startKernel();
+            GatewayFixture.Ws ws = gw.connect(k, null, null);
+            String warm = UUID.randomUUID().toString();
+            ws.sendText(GatewayFixture.executeRequest(warm, "x = 1"));
+            GatewayFixture.untilIdle(ws, warm, 120);
+            kernelProcess(k).destroyForcibly();
+            boolean dead = false;
+            while (!dead) {
+                JsonNode m = Json.mapper().readTree((String) ws.next(60));
+                dead = m.get("msg_type").asText().equals("status")
+                        && m.at("/content/execution_state").asText().equals("dead");
+            }
+            JsonNode model = GatewayFixture.json(gw.call("GET", "api/kernels/" + k, null));
+            assertEquals("dead", model.get("execution_state").asText());
+            assertTrue(model.get("reason").asText().contains("exited"), model.toString());
+            assertEquals(200, gw.call("POST", "api/kernels/" + k + "/restart", "{}").statusCode());
+            String after = UUID.randomUUID().toString();
+            ws.sendText(GatewayFixture.executeRequest(after, "print('alive again')"));
+            assertEquals("alive again\n", GatewayFixture.stdout(GatewayFixture.untilIdle(ws, after, 120)));
+            ws.socket.abort();
+        }
+    }
+
+    @Test
+    void idleKernelsAreCulled() throws Exception {
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--cull-idle-timeout", "2",
+                "--cull-interval", "1")) {
+            String k = gw.startKernel();
+            long deadline = System.currentTimeMillis() + 60_000;
+            while (gw.call("GET", "api/kernels/" + k, null).statusCode() == 200) {
+                assertTrue(System.currentTimeMillis() < deadline, "kernel was not culled");
+                Thread.sleep(250);
+            }
+            Leaks.assertNoneLeft(gw);
+        }
+    }
+
+    @Test
+    void shutdownStopsEveryKernelAndSandbox() throws Exception {
+        GatewayFixture gw = new GatewayFixture(tmp.resolve("data"));
+        for (int i = 0; i < 2; i++) {
+            String k = gw.startKernel();
+            GatewayFixture.Ws ws = gw.connect(k, null, null);
+            String id = UUID.randomUUID().toString();
+            ws.sendText(GatewayFixture.executeRequest(id, "1"));
+            GatewayFixture.untilIdle(ws, id, 120);
+        }
+        gw.close();
+        assertEquals(List.of(), Leaks.leftovers(gw.data));
+    }
+
+    @Test
+    void startupRemovesWhatACrashedRunLeftBehind() throws Exception {
+        Path data = tmp.resolve("data");
+        Path runtime = Files.createDirectories(data.resolve("runtime"));
+        int[] ports = new int[5];
+        for (int i = 0; i < 5; i++) {
+            try (ServerSocket s = new ServerSocket(0)) {
+                ports[i] = s.getLocalPort();
+            }
+        }
+        String id = UUID.randomUUID().toString();
+        Path file = runtime.resolve("kernel-" + id + ".json");
+        new ConnectionInfo("tcp", "127.0.0.1", ports[0], ports[1], ports[2], ports[3], ports[4], "hmac-sha256",
+                ConnectionInfo.newKey(), "python3").write(file);
+        // a kernel whose gateway died: its process and sandbox are killed, its files stay
+        Process orphan = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(), "-cp",
+                System.getProperty("sandcell.kernel.classpath"), "io.sandcell.kernel.KernelMain", "-f",
+                file.toString(), "--data-dir", data.toString()).redirectErrorStream(true)
+                .redirectOutput(tmp.resolve("orphan.log").toFile()).start();
+        long deadline = System.currentTimeMillis() + 60_000;
+        while (!Files.isDirectory(data.resolve("kernels").resolve(id).resolve("runsc"))) {
+            assertTrue(System.currentTimeMillis() < deadline, Files.readString(tmp.resolve("orphan.log")));
+            Thread.sleep(100);
+        }
+        Thread.sleep(1000);
+        orphan.destroyForcibly();
+        orphan.waitFor();
+        assertTrue(Files.isDirectory(data.resolve("kernels").resolve(id)));
+        try (GatewayFixture gw = new GatewayFixture(data)) {
+            assertEquals(1, gw.server.reconciled());
+            assertEquals(List.of(), Leaks.leftovers(data));
+        }
+    }
+}
