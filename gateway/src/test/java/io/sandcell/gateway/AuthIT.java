@@ -146,6 +146,18 @@ class AuthIT {
             assertTrue(ok.headers().allValues("Set-Cookie").stream().anyMatch(c -> c.startsWith("sandcell-login-")));
 
             assertEquals(200, send(http, "GET", gw.base() + "api/kernels").statusCode(), "cookie GET");
+            String some = UUID.randomUUID().toString();
+            for (String call : PROTECTED) {
+                String[] mp = call.split(" ");
+                String url = gw.base() + mp[1].formatted(some);
+                HttpClient anonymous = HttpClient.newHttpClient();
+                assertEquals(401, send(anonymous, mp[0], url).statusCode(), "no credentials: " + call);
+                if (!mp[0].equals("GET")) {
+                    assertEquals(403, send(http, mp[0], url).statusCode(), "cookie without XSRF: " + call);
+                    assertEquals(403, send(http, mp[0], url, "X-XSRFToken", "wrong").statusCode(),
+                            "cookie with a wrong XSRF: " + call);
+                }
+            }
             assertEquals(403, send(http, "POST", gw.base() + "api/kernels").statusCode(), "cookie POST without XSRF");
             assertEquals(403, send(http, "POST", gw.base() + "api/kernels", "X-XSRFToken", "nope").statusCode());
             HttpResponse<String> created = send(http, "POST", gw.base() + "api/kernels", "X-XSRFToken", xsrf);

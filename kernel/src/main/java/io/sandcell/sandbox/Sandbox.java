@@ -167,18 +167,35 @@ public final class Sandbox implements AutoCloseable {
     }
 
     private String oomKills() {
+        String cause = "out of memory: the sandbox reached its memory limit of " + config.memoryMb()
+                + " MiB and was killed";
         Path file = Path.of("/sys/fs/cgroup/memory", OciSpec.CGROUP_PARENT, id, OOM_FILE);
         try {
             for (String line : Files.readAllLines(file)) {
                 if (line.startsWith("oom_kill ") && !line.endsWith(" 0")) {
-                    return "out of memory: the sandbox reached its memory limit of " + config.memoryMb()
-                            + " MiB and was killed";
+                    return cause;
                 }
             }
         } catch (IOException ignored) {
-            // the cgroup is gone already, or this host has no memory cgroup v1
+            // the cgroup is gone already (runsc removes it on exit); ask the kernel log
         }
-        return null;
+        return kernelLogMentions("oom_memcg=/" + OciSpec.CGROUP_PARENT + "/" + id + ",") ? cause : null;
+    }
+
+    /** Whether the host kernel's log names this text (the OOM killer records the cgroup it acted in). */
+    private static boolean kernelLogMentions(String text) {
+        try {
+            Process p = new ProcessBuilder("dmesg").redirectErrorStream(true)
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.waitFor(5, TimeUnit.SECONDS);
+            return out.contains(text);
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
     }
 
     private String logTail() {
