@@ -101,6 +101,7 @@ public final class GatewayServer implements AutoCloseable {
                 .setMaxWebSocketFrameSize(config.maxMessageBytes());
         return vertx.createHttpServer(options).requestHandler(router).listen().map(s -> {
             server = s;
+            kernels.refillPool();
             return s.actualPort();
         });
     }

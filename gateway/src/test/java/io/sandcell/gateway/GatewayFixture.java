@@ -36,6 +36,9 @@ final class GatewayFixture implements AutoCloseable {
         this.data = data;
         List<String> args = new ArrayList<>(List.of("--port", "0", "--data-dir", data.toString()));
         args.addAll(List.of(extraArgs));
+        if (!args.contains("--pool-size")) {
+            args.addAll(List.of("--pool-size", "0"));
+        }
         if (!args.contains("--no-auth") && !args.contains("--token")) {
             args.addAll(List.of("--token", TOKEN));
         }

@@ -33,13 +33,16 @@ import java.util.Map;
  * @param maxIopubMessageBytes the largest message forwarded to a client; larger ones are replaced by a notice
  * @param offlineBufferMessages how many iopub messages to keep for a client that reconnects
  * @param kernelStartTimeoutSeconds how long a kernel may take to answer its first kernel_info_request
+ * @param poolSize ready kernels of the default kernelspec kept waiting for POST /api/kernels
+ * @param poolPreload Python modules pooled kernels import before they are ready
  */
 public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMode, String token, String password,
                             List<String> allowOrigins, Path dataDir, Path runtimeDir, Path kernelspecDir,
                             String defaultKernel, int maxKernels, int cullIdleTimeoutSeconds,
                             int cullIntervalSeconds, boolean cullConnected, boolean cullBusy,
                             List<String> allowedEnv, int maxMessageBytes, int maxIopubMessageBytes,
-                            int offlineBufferMessages, int kernelStartTimeoutSeconds) {
+                            int offlineBufferMessages, int kernelStartTimeoutSeconds, int poolSize,
+                            List<String> poolPreload) {
 
     /** How clients prove who they are. */
     public enum AuthMode { TOKEN, PASSWORD, NONE }
@@ -47,6 +50,7 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
     public GatewayConfig {
         allowOrigins = List.copyOf(allowOrigins);
         allowedEnv = List.copyOf(allowedEnv);
+        poolPreload = List.copyOf(poolPreload);
     }
 
     public static Options options() {
@@ -87,6 +91,10 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
                         "output messages kept while no client is connected, replayed on reconnect"),
                 Spec.value("--kernel-start-timeout", "SANDCELL_KERNEL_START_TIMEOUT", "120",
                         "seconds a kernel may take to become ready"),
+                Spec.value("--pool-size", "SANDCELL_POOL_SIZE", "2",
+                        "ready kernels kept for POST /api/kernels (default kernelspec, no env); 0 turns the pool off"),
+                Spec.value("--pool-preload", "SANDCELL_POOL_PRELOAD", "numpy,pandas,matplotlib.pyplot",
+                        "comma-separated modules pooled kernels import before they are handed out"),
                 Spec.flag("--help", null, "show this help").withAlias("-h")));
     }
 
@@ -142,11 +150,20 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
                 runtime, p.path("--kernelspec-dir"), dflt, maxKernels, nonNegative(p, "--cull-idle-timeout"),
                 positive(p, "--cull-interval"), p.bool("--cull-connected"), p.bool("--cull-busy"),
                 p.list("--allowed-env"), maxMessage, maxIopub, nonNegative(p, "--offline-buffer"),
-                positive(p, "--kernel-start-timeout"));
+                positive(p, "--kernel-start-timeout"), nonNegative(p, "--pool-size"), preload(p));
     }
 
     public static GatewayConfig parse(String[] args, Map<String, String> env) throws UsageException {
         return from(options().parse(args, env));
+    }
+
+    private static List<String> preload(Options.Parsed p) throws UsageException {
+        for (String m : p.list("--pool-preload")) {
+            if (!m.matches("[A-Za-z_][A-Za-z0-9_.]*")) {
+                throw new UsageException("--pool-preload entry is not a module name: " + m);
+            }
+        }
+        return p.list("--pool-preload");
     }
 
     private static int positive(Options.Parsed p, String flag) throws UsageException {

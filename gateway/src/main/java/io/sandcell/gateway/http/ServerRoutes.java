@@ -41,7 +41,7 @@ public final class ServerRoutes {
             }
             Responses.json(ctx, 200, Json.object().put("started", Header.format(started))
                     .put("last_activity", Header.format(last)).put("kernels", kernels.count())
-                    .put("connections", connections));
+                    .put("connections", connections).put("pool_ready", kernels.poolReady()));
         });
         router.get(base + "api/me").handler(ctx -> {
             ObjectNode body = Json.object();

@@ -47,6 +47,12 @@ public final class KernelManager implements AutoCloseable {
     private final Set<Future<?>> stopping = ConcurrentHashMap.newKeySet();
     private final Map<String, String> baseEnv;
     private long cullTimer = -1;
+    private final java.util.Deque<ManagedKernel> pool = new java.util.concurrent.ConcurrentLinkedDeque<>();
+    private int poolStarting; // event-loop only
+    private final java.util.concurrent.atomic.AtomicLong poolStarts = new java.util.concurrent.atomic.AtomicLong();
+    private volatile boolean closed;
+    /** How long to wait before starting another pooled kernel after one failed. */
+    static final long POOL_RETRY_MS = 10_000;
 
     public KernelManager(GatewayConfig config, Vertx vertx, KernelSpecRegistry specs, Map<String, String> hostEnv)
             throws IOException {
@@ -147,10 +153,30 @@ public final class KernelManager implements AutoCloseable {
             throw ApiException.resourceLimit("A max kernels limit of " + config.maxKernels()
                     + " has been set; no more kernels can start until one is shut down");
         }
+        if (spec.name().equals(specs.defaultName()) && userEnv.isEmpty()) {
+            ManagedKernel pooled;
+            while ((pooled = pool.poll()) != null) {
+                if (pooled.state() == KernelState.IDLE && pooled.alive()) {
+                    pooled.handOut();
+                    kernels.put(pooled.id(), pooled);
+                    refillPool();
+                    return pooled;
+                }
+                discard(pooled);
+            }
+        }
+        ManagedKernel k = create(spec, userEnv);
+        kernels.put(k.id(), k);
+        k.start().onFailure(e -> LOG.warning("kernel " + k.id() + " failed to start: " + e.getMessage()));
+        refillPool();
+        return k;
+    }
+
+    private ManagedKernel create(KernelSpec spec, Map<String, String> extraEnv) {
         String id = UUID.randomUUID().toString();
         Map<String, String> env = new LinkedHashMap<>(baseEnv);
         env.putAll(spec.env());
-        env.putAll(userEnv);
+        env.putAll(extraEnv);
         env.put("SANDCELL_KERNEL_ID", id);
         ConnectionInfo conn;
         try {
@@ -159,11 +185,59 @@ public final class KernelManager implements AutoCloseable {
         } catch (IOException e) {
             throw new ApiException(500, "Internal Server Error", "no free ports for a kernel");
         }
-        ManagedKernel k = new ManagedKernel(id, spec, vertx, zmq, conn, config.runtimeDir(), env, launcher,
+        return new ManagedKernel(id, spec, vertx, zmq, conn, config.runtimeDir(), env, launcher,
                 config.offlineBufferMessages(), config.kernelStartTimeoutSeconds() * 1000L);
-        kernels.put(id, k);
-        k.start().onFailure(e -> LOG.warning("kernel " + id + " failed to start: " + e.getMessage()));
-        return k;
+    }
+
+    // --- the warm pool -----------------------------------------------------------------------------------
+
+    /**
+     * Starts pooled kernels until {@code --pool-size} are ready or starting, one at a time so that refilling
+     * leaves the other core to foreground work. A kernel handed out is never returned to the pool.
+     */
+    public void refillPool() {
+        vertx.runOnContext(v -> {
+            if (closed || poolStarting > 0 || pool.size() >= config.poolSize()) {
+                return;
+            }
+            poolStarting++;
+            ManagedKernel k;
+            try {
+                k = create(specs.get(null), Map.of("SANDCELL_PRELOAD", String.join(",", config.poolPreload())));
+            } catch (ApiException e) {
+                poolStarting--;
+                return;
+            }
+            poolStarts.incrementAndGet();
+            k.start().onComplete(r -> {
+                poolStarting--;
+                if (r.succeeded() && !closed) {
+                    pool.add(k);
+                    refillPool();
+                } else {
+                    LOG.warning("a pooled kernel failed to start: " + (r.failed() ? r.cause().getMessage()
+                            : "the gateway is closing"));
+                    discard(k);
+                    if (!closed) {
+                        vertx.setTimer(POOL_RETRY_MS, t -> refillPool());
+                    }
+                }
+            });
+        });
+    }
+
+    private void discard(ManagedKernel k) {
+        Future<Void> f = vertx.executeBlocking(() -> {
+            k.shutdownBlocking();
+            return null;
+        }, false);
+        stopping.add(f);
+        f.onComplete(r -> stopping.remove(f));
+    }
+
+    /** Ready kernels waiting in the pool. */
+    public int poolReady() {
+        return pool.size();
     }
 
     private static int freePort() throws IOException {
@@ -266,10 +340,15 @@ public final class KernelManager implements AutoCloseable {
     /** Stops every kernel and waits for them; used at gateway shutdown. */
     @Override
     public void close() {
+        closed = true;
         if (cullTimer >= 0) {
             vertx.cancelTimer(cullTimer);
         }
         List<ManagedKernel> all = list();
+        ManagedKernel pooled;
+        while ((pooled = pool.poll()) != null) {
+            all.add(pooled);
+        }
         kernels.clear();
         List<Thread> stoppers = new ArrayList<>();
         for (ManagedKernel k : all) {

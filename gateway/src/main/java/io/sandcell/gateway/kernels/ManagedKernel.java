@@ -176,6 +176,11 @@ public final class ManagedKernel implements KernelChannels.Listener {
         }
     }
 
+    /** Marks a pooled kernel as handed to a client: its idle time starts now. */
+    void handOut() {
+        lastActivity = Instant.now();
+    }
+
     /** Completes when the kernel is ready (immediately if it is). */
     public Future<Void> whenReady() {
         Promise<Void> p = ready;
