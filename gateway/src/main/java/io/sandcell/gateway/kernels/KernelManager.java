@@ -48,8 +48,7 @@ public final class KernelManager implements AutoCloseable {
     private final Map<String, String> baseEnv;
     private long cullTimer = -1;
     private final java.util.Deque<ManagedKernel> pool = new java.util.concurrent.ConcurrentLinkedDeque<>();
-    private int poolStarting; // event-loop only
-    private final java.util.concurrent.atomic.AtomicLong poolStarts = new java.util.concurrent.atomic.AtomicLong();
+    private int poolStarting; // guarded by this
     private volatile boolean closed;
     /** How long to wait before starting another pooled kernel after one failed. */
     static final long POOL_RETRY_MS = 10_000;
@@ -195,35 +194,37 @@ public final class KernelManager implements AutoCloseable {
      * Starts pooled kernels until {@code --pool-size} are ready or starting, one at a time so that refilling
      * leaves the other core to foreground work. A kernel handed out is never returned to the pool.
      */
-    public void refillPool() {
-        vertx.runOnContext(v -> {
-            if (closed || poolStarting > 0 || pool.size() >= config.poolSize()) {
-                return;
+    public synchronized void refillPool() {
+        if (closed || poolStarting > 0 || pool.size() >= config.poolSize()) {
+            return;
+        }
+        ManagedKernel k;
+        try {
+            k = create(specs.get(null), Map.of("SANDCELL_PRELOAD", String.join(",", config.poolPreload())));
+        } catch (ApiException e) {
+            return;
+        }
+        poolStarting++;
+        k.start().onComplete(r -> poolStarted(k, r.succeeded() ? null : r.cause()));
+    }
+
+    private void poolStarted(ManagedKernel k, Throwable failure) {
+        synchronized (this) {
+            poolStarting--;
+            if (failure == null && !closed) {
+                pool.add(k);
             }
-            poolStarting++;
-            ManagedKernel k;
-            try {
-                k = create(specs.get(null), Map.of("SANDCELL_PRELOAD", String.join(",", config.poolPreload())));
-            } catch (ApiException e) {
-                poolStarting--;
-                return;
-            }
-            poolStarts.incrementAndGet();
-            k.start().onComplete(r -> {
-                poolStarting--;
-                if (r.succeeded() && !closed) {
-                    pool.add(k);
-                    refillPool();
-                } else {
-                    LOG.warning("a pooled kernel failed to start: " + (r.failed() ? r.cause().getMessage()
-                            : "the gateway is closing"));
-                    discard(k);
-                    if (!closed) {
-                        vertx.setTimer(POOL_RETRY_MS, t -> refillPool());
-                    }
-                }
-            });
-        });
+        }
+        if (failure == null && !closed) {
+            refillPool();
+            return;
+        }
+        LOG.warning("a pooled kernel failed to start: " + (failure != null ? failure.getMessage()
+                : "the gateway is closing"));
+        discard(k);
+        if (!closed) {
+            vertx.setTimer(POOL_RETRY_MS, t -> refillPool());
+        }
     }
 
     private void discard(ManagedKernel k) {
