@@ -18,9 +18,9 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Owns the kernel's current sandbox: starts it in the background, hands it to requests once it is ready,
- * remembers why it died, and replaces it on restart. One generation of sandbox at a time; each restart
- * starts a new one under the same private runsc root and the same workspace.
+ * Owns the kernel's sandbox: starts it in the background, hands it to requests once it is ready, and
+ * remembers why it died (later requests fail with that cause; a client restart starts a new kernel process
+ * and so a new sandbox). Sandboxes live under the kernel's private runsc root.
  */
 final class SandboxRunner implements AutoCloseable {
     static final String DRIVER_RESOURCE = "/io/sandcell/driver/driver.py";
@@ -54,7 +54,7 @@ final class SandboxRunner implements AutoCloseable {
         return workspace;
     }
 
-    /** Starts a new sandbox in the background, replacing (and stopping) the current one. */
+    /** Starts a sandbox in the background, stopping any current one first. */
     synchronized void start() {
         if (closed) {
             return;

@@ -227,13 +227,15 @@ public final class KernelManager implements AutoCloseable {
         }
     }
 
-    private void discard(ManagedKernel k) {
+    /** Stops a kernel off the event loop; {@link #close()} waits for every such stop. */
+    private Future<Void> discard(ManagedKernel k) {
         Future<Void> f = vertx.executeBlocking(() -> {
             k.shutdownBlocking();
             return null;
         }, false);
         stopping.add(f);
         f.onComplete(r -> stopping.remove(f));
+        return f;
     }
 
     /** Ready kernels waiting in the pool. */
@@ -312,13 +314,7 @@ public final class KernelManager implements AutoCloseable {
         if (k == null) {
             throw ApiException.notFound("Kernel does not exist: " + id);
         }
-        Future<Void> f = vertx.executeBlocking(() -> {
-            k.shutdownBlocking();
-            return null;
-        }, false);
-        stopping.add(f);
-        f.onComplete(r -> stopping.remove(f));
-        return f;
+        return discard(k);
     }
 
     private void cull() {

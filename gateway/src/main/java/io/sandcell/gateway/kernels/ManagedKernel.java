@@ -149,10 +149,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
             return;
         }
         if (sawReply && sawIopub) {
-            if (state == KernelState.STARTING || state == KernelState.RESTARTING) {
-                state = KernelState.IDLE;
-            }
-            p.tryComplete();
+            markReady(p);
             return;
         }
         if (System.currentTimeMillis() - started > startTimeoutMs) {
@@ -167,13 +164,15 @@ public final class ManagedKernel implements KernelChannels.Listener {
     private void readyCheck() {
         Promise<Void> p = ready;
         if (p != null && sawReply && sawIopub && !p.future().isComplete()) {
-            vertx.runOnContext(v -> {
-                if (state == KernelState.STARTING || state == KernelState.RESTARTING) {
-                    state = KernelState.IDLE;
-                }
-                p.tryComplete();
-            });
+            vertx.runOnContext(v -> markReady(p));
         }
+    }
+
+    private void markReady(Promise<Void> p) {
+        if (state == KernelState.STARTING || state == KernelState.RESTARTING) {
+            state = KernelState.IDLE;
+        }
+        p.tryComplete();
     }
 
     /** Marks a pooled kernel as handed to a client: its idle time starts now. */
