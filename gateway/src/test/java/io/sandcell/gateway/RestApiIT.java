@@ -49,6 +49,10 @@ class RestApiIT {
         assertTrue(status.has("started") && status.has("kernels") && status.has("connections"), status.toString());
         JsonNode me = GatewayFixture.json(gw.call("GET", "api/me", null));
         assertEquals("sandcell", me.at("/identity/username").asText());
+        HttpResponse<String> health = gw.call("GET", "health", null, false);
+        assertEquals(200, health.statusCode());
+        assertEquals("ok", GatewayFixture.json(health).get("status").asText());
+        assertEquals(401, gw.call("GET", "metrics", null, false).statusCode(), "metrics need the token");
     }
 
     @Test
@@ -88,6 +92,11 @@ class RestApiIT {
         assertEquals(id, GatewayFixture.json(restarted).get("id").asText());
         assertEquals("idle", GatewayFixture.json(restarted).get("execution_state").asText());
 
+        String metrics = gw.call("GET", "metrics", null).body();
+        assertTrue(metrics.contains("sandcell_kernels{state=\"idle\"} ") && metrics.contains(
+                "# TYPE sandcell_kernel_starts_total counter"), metrics);
+        assertTrue(metrics.lines().anyMatch(l -> l.matches("sandcell_kernel_starts_total\\{source=\"cold\"} [1-9]\\d*")),
+                metrics);
         assertEquals(204, gw.call("DELETE", "api/kernels/" + id, null).statusCode());
         assertError(gw.call("GET", "api/kernels/" + id, null), 404, "Kernel does not exist");
         assertError(gw.call("DELETE", "api/kernels/" + id, null), 404, "Kernel does not exist");

@@ -23,13 +23,17 @@ public final class ServerRoutes {
         this.base = base;
     }
 
-    /** The routes that need no authentication. */
+    /** The routes that need no authentication: the version and a health check. */
     public void mountOpen(Router router) {
         router.get(base + "api").handler(ctx -> Responses.json(ctx, 200, Json.object()
                 .put("version", API_VERSION).put("gateway_version", GATEWAY_VERSION)));
+        router.get(base + "health").handler(ctx -> Responses.json(ctx, 200, Json.object().put("status", "ok")
+                .put("kernels", kernels.count()).put("pool_ready", kernels.poolReady())));
     }
 
     public void mount(Router router) {
+        router.get(base + "metrics").handler(ctx -> ctx.response().putHeader("Content-Type",
+                "text/plain; version=0.0.4; charset=utf-8").end(kernels.metricsText()));
         router.get(base + "api/status").handler(ctx -> {
             Instant last = started;
             int connections = 0;

@@ -50,6 +50,7 @@ public final class KernelManager implements AutoCloseable {
     private final java.util.Deque<ManagedKernel> pool = new java.util.concurrent.ConcurrentLinkedDeque<>();
     private int poolStarting; // guarded by this
     private volatile boolean closed;
+    private final KernelMetrics metrics = new KernelMetrics();
     /** How long to wait before starting another pooled kernel after one failed. */
     static final long POOL_RETRY_MS = 10_000;
 
@@ -157,6 +158,7 @@ public final class KernelManager implements AutoCloseable {
             while ((pooled = pool.poll()) != null) {
                 if (pooled.state() == KernelState.IDLE && pooled.alive()) {
                     pooled.handOut();
+                    metrics.pooledStarts.increment();
                     kernels.put(pooled.id(), pooled);
                     refillPool();
                     return pooled;
@@ -165,6 +167,7 @@ public final class KernelManager implements AutoCloseable {
             }
         }
         ManagedKernel k = create(spec, userEnv);
+        metrics.coldStarts.increment();
         kernels.put(k.id(), k);
         k.start().onFailure(e -> LOG.warning("kernel " + k.id() + " failed to start: " + e.getMessage()));
         refillPool();
@@ -185,7 +188,7 @@ public final class KernelManager implements AutoCloseable {
             throw new ApiException(500, "Internal Server Error", "no free ports for a kernel");
         }
         return new ManagedKernel(id, spec, vertx, zmq, conn, config.runtimeDir(), env, launcher,
-                config.offlineBufferMessages(), config.kernelStartTimeoutSeconds() * 1000L);
+                config.offlineBufferMessages(), config.kernelStartTimeoutSeconds() * 1000L, metrics);
     }
 
     // --- the warm pool -----------------------------------------------------------------------------------
@@ -236,6 +239,11 @@ public final class KernelManager implements AutoCloseable {
         stopping.add(f);
         f.onComplete(r -> stopping.remove(f));
         return f;
+    }
+
+    /** The Prometheus text exposition of the kernel figures. */
+    public String metricsText() {
+        return metrics.text(list(), pool.size());
     }
 
     /** Ready kernels waiting in the pool. */
@@ -325,6 +333,7 @@ public final class KernelManager implements AutoCloseable {
             boolean connected = k.connections() > 0;
             if (idle && (!busy || config.cullBusy()) && (!connected || config.cullConnected())) {
                 LOG.info("culling kernel " + k.id() + " (idle since " + k.lastActivity() + ")");
+                metrics.culled.increment();
                 try {
                     shutdown(k.id());
                 } catch (ApiException ignored) {

@@ -50,6 +50,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
     private final int offlineLimit;
     private final long startTimeoutMs;
     private final Map<String, KernelClient> clients = new ConcurrentHashMap<>();
+    private final KernelMetrics metrics;
     private final Deque<Buffered> offline = new ArrayDeque<>();
     private volatile String offlineSession;
     private volatile KernelState state = KernelState.STARTING;
@@ -62,7 +63,9 @@ public final class ManagedKernel implements KernelChannels.Listener {
     private volatile boolean stopping;
 
     ManagedKernel(String id, KernelSpec spec, Vertx vertx, ZMQ.Context zmq, ConnectionInfo conn, Path runtimeDir,
-                  Map<String, String> env, ProcessLauncher launcher, int offlineLimit, long startTimeoutMs) {
+                  Map<String, String> env, ProcessLauncher launcher, int offlineLimit, long startTimeoutMs,
+                  KernelMetrics metrics) {
+        this.metrics = metrics;
         this.id = id;
         this.spec = spec;
         this.vertx = vertx;
@@ -191,6 +194,9 @@ public final class ManagedKernel implements KernelChannels.Listener {
     }
 
     private void fail(String reason) {
+        if (state != KernelState.DEAD) {
+            metrics.deaths.increment();
+        }
         deathReason = reason;
         state = KernelState.DEAD;
         Promise<Void> p = ready;
@@ -305,6 +311,9 @@ public final class ManagedKernel implements KernelChannels.Listener {
     /** Sends a client's message to the kernel, with the client's session as the ZeroMQ identity. */
     public void send(KernelClient client, Channel channel, Message message) {
         lastActivity = Instant.now();
+        if ("execute_request".equals(message.msgType())) {
+            metrics.executions.increment();
+        }
         channels.send(client.session(), channel, message);
     }
 
