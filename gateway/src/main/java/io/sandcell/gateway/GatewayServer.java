@@ -67,10 +67,6 @@ public final class GatewayServer implements AutoCloseable {
         return reconciled;
     }
 
-    public KernelManager kernels() {
-        return kernels;
-    }
-
     private Router routes() {
         String base = config.baseUrl();
         Router r = Router.router(vertx);

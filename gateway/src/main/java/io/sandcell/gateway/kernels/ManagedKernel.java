@@ -287,23 +287,34 @@ public final class ManagedKernel implements KernelChannels.Listener {
             old.close("replaced by a new connection with the same session");
         }
         List<Buffered> replay = new ArrayList<>();
+        String abandoned = null;
         synchronized (offline) {
             if (client.session().equals(offlineSession)) {
                 replay.addAll(offline);
+            } else {
+                abandoned = offlineSession;
             }
             offline.clear();
             offlineSession = null;
         }
+        if (abandoned != null) {
+            channels.closeSession(abandoned);
+        }
         replay.forEach(b -> client.deliver(b.channel(), b.message()));
     }
 
-    /** Detaches a client; when it was the last one, output is buffered for its session. */
+    /**
+     * Detaches a client. When it was the last one, its session's sockets stay open and output is buffered for
+     * it; otherwise its sockets are closed.
+     */
     public void detach(KernelClient client) {
         if (clients.remove(client.session(), client)) {
             if (clients.isEmpty()) {
                 synchronized (offline) {
                     offlineSession = client.session();
                 }
+            } else {
+                channels.closeSession(client.session());
             }
         }
     }
@@ -315,11 +326,6 @@ public final class ManagedKernel implements KernelChannels.Listener {
             metrics.executions.increment();
         }
         channels.send(client.session(), channel, message);
-    }
-
-    /** Called when a client's connection is gone for good. */
-    public void forget(String session) {
-        channels.closeSession(session);
     }
 
     private void broadcastStatus(String executionState) {
