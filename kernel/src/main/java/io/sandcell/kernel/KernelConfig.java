@@ -36,7 +36,7 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
                 Spec.value("--platform", "SANDCELL_PLATFORM", "systrap", "the runsc platform: systrap or ptrace"),
                 Spec.value("--sandbox-root", "SANDCELL_SANDBOX_ROOT", "/",
                         "the host directory whose usr/ and etc/ the sandbox is built from"),
-                Spec.value("--language", "SANDCELL_LANGUAGE", "python", "the interpreter: python"),
+                Spec.value("--language", "SANDCELL_LANGUAGE", "python", "the interpreter: python (IPython) or bash"),
                 Spec.value("--memory-mb", "SANDCELL_MEMORY_MB", "1024", "memory limit per sandbox (cgroup), MiB"),
                 Spec.value("--address-space-mb", "SANDCELL_ADDRESS_SPACE_MB", "0",
                         "RLIMIT_AS inside the sandbox, MiB; 0 means 90% of --memory-mb"),
@@ -92,9 +92,6 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
         List<String> problems = sandbox.problems();
         if (!problems.isEmpty()) {
             throw new UsageException(String.join("; ", problems));
-        }
-        if (!"python".equals(sandbox.language())) {
-            throw new UsageException("--language " + sandbox.language() + " is not available; use python");
         }
         return new KernelConfig(conn, id, sandbox, p.bool("--keep-workspace"));
     }

@@ -16,22 +16,33 @@ final class KernelInfo {
 
     private KernelInfo() {}
 
-    static ObjectNode content(SandboxConfig config, String pythonVersion) {
+    static ObjectNode content(SandboxConfig config, String version) {
         ObjectNode c = Json.object();
         c.put("status", "ok");
         c.put("protocol_version", Header.PROTOCOL_VERSION);
         c.put("implementation", IMPLEMENTATION);
         c.put("implementation_version", VERSION);
         ObjectNode lang = c.putObject("language_info");
-        lang.put("name", "python");
-        lang.put("version", pythonVersion);
-        lang.put("mimetype", "text/x-python");
-        lang.put("file_extension", ".py");
-        lang.put("pygments_lexer", "ipython3");
-        lang.putObject("codemirror_mode").put("name", "ipython").put("version", 3);
-        lang.put("nbconvert_exporter", "python");
-        c.put("banner", "Python " + pythonVersion + " in a gVisor sandbox (Sandcell " + VERSION
-                + "): no network, no host files; the working directory is /mnt/data.");
+        if ("bash".equals(config.language())) {
+            lang.put("name", "bash");
+            lang.put("version", version);
+            lang.put("mimetype", "text/x-sh");
+            lang.put("file_extension", ".sh");
+            lang.put("pygments_lexer", "bash");
+            lang.put("codemirror_mode", "shell");
+            c.put("banner", "Bash " + version + " in a gVisor sandbox (Sandcell " + VERSION
+                    + "): no network, no host files; the working directory is /mnt/data.");
+        } else {
+            lang.put("name", "python");
+            lang.put("version", version);
+            lang.put("mimetype", "text/x-python");
+            lang.put("file_extension", ".py");
+            lang.put("pygments_lexer", "ipython3");
+            lang.putObject("codemirror_mode").put("name", "ipython").put("version", 3);
+            lang.put("nbconvert_exporter", "python");
+            c.put("banner", "Python " + version + " in a gVisor sandbox (Sandcell " + VERSION
+                    + "): no network, no host files; the working directory is /mnt/data.");
+        }
         c.putArray("help_links");
         c.put("debugger", false);
         c.putArray("supported_features");

@@ -103,9 +103,10 @@ public final class KernelServer implements AutoCloseable {
 
     private ObjectNode kernelInfo() {
         DriverSession s = runner.readyNow();
-        String version = s != null && s.readyInfo().hasNonNull("python_version")
-                ? s.readyInfo().get("python_version").asText()
-                : KernelInfo.guessPythonVersion(config.sandbox().rootfs());
+        boolean bash = "bash".equals(config.sandbox().language());
+        String key = bash ? "language_version" : "python_version";
+        String version = s != null && s.readyInfo().hasNonNull(key) ? s.readyInfo().get(key).asText()
+                : bash ? "5" : KernelInfo.guessPythonVersion(config.sandbox().rootfs());
         return KernelInfo.content(config.sandbox(), version);
     }
 

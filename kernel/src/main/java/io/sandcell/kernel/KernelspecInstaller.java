@@ -1,5 +1,8 @@
 package io.sandcell.kernel;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sandcell.protocol.Json;
 import io.sandcell.sandbox.SandboxLayout;
 import java.io.IOException;
 import java.net.URISyntaxException;
@@ -10,19 +13,28 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Writes the sandboxed Python kernelspec into a Jupyter kernels directory, with absolute paths to this JVM
+ * Writes a sandboxed kernelspec (Python or Bash) into a Jupyter kernels directory, with absolute paths to this JVM
  * and this jar, so that {@code jupyter kernelspec list}, jupyter_client and nbclient find it.
  */
 public final class KernelspecInstaller {
     static final String DEFAULT_NAME = "sandcell-python";
-    static final String TEMPLATE = "/io/sandcell/kernelspecs/sandcell-python/kernel.json";
+    static final List<String> LANGUAGES = List.of("python", "bash");
+
+    /** The kernel.json template of a language. */
+    static String template(String language) {
+        return "/io/sandcell/kernelspecs/sandcell-" + language + "/kernel.json";
+    }
 
     private KernelspecInstaller() {}
 
-    /** {@code install [--user | --prefix P] [--name N] [-- kernel options...]}; returns the exit code. */
+    /**
+     * {@code install [--user | --prefix P] [--language python|bash] [--name N] [-- kernel options...]}; returns
+     * the exit code.
+     */
     static int run(String[] args) {
         Path target = Path.of("/usr/local/share/jupyter/kernels");
-        String name = DEFAULT_NAME;
+        String name = null;
+        String language = "python";
         List<String> extra = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -39,13 +51,19 @@ public final class KernelspecInstaller {
                     }
                     name = args[++i];
                 }
+                case "--language" -> {
+                    if (i + 1 >= args.length || !LANGUAGES.contains(args[i + 1])) {
+                        return usage("--language needs one of " + LANGUAGES);
+                    }
+                    language = args[++i];
+                }
                 case "--" -> {
                     extra.addAll(List.of(args).subList(i + 1, args.length));
                     i = args.length;
                 }
                 case "-h", "--help" -> {
-                    System.out.println("Usage: java -jar kernel.jar install [--user | --prefix PREFIX] [--name NAME]"
-                            + " [-- KERNEL_OPTIONS...]");
+                    System.out.println("Usage: java -jar kernel.jar install [--user | --prefix PREFIX] [--language python|bash]"
+                            + " [--name NAME] [-- KERNEL_OPTIONS...]");
                     return 0;
                 }
                 default -> {
@@ -53,8 +71,11 @@ public final class KernelspecInstaller {
                 }
             }
         }
+        if (name == null) {
+            name = "sandcell-" + language;
+        }
         try {
-            Path dir = install(target.resolve(name), javaCommand(), ownJar(), extra);
+            Path dir = install(target.resolve(name), language, javaCommand(), ownJar(), extra);
             System.out.println("Installed kernelspec " + name + " in " + dir);
             return 0;
         } catch (IOException e) {
@@ -69,16 +90,14 @@ public final class KernelspecInstaller {
     }
 
     /** Writes {@code kernel.json} into {@code dir}, replacing the template's placeholders. */
-    static Path install(Path dir, String java, Path jar, List<String> extraArgs) throws IOException {
-        String json = new String(SandboxLayout.resource(TEMPLATE), StandardCharsets.UTF_8)
+    static Path install(Path dir, String language, String java, Path jar, List<String> extraArgs)
+            throws IOException {
+        String json = new String(SandboxLayout.resource(template(language)), StandardCharsets.UTF_8)
                 .replace("@JAVA@", escape(java)).replace("@KERNEL_JAR@", escape(jar.toString()));
-        if (!extraArgs.isEmpty()) {
-            StringBuilder more = new StringBuilder();
-            for (String a : extraArgs) {
-                more.append(", \"").append(escape(a)).append('"');
-            }
-            json = json.replace("\"{connection_file}\"]", "\"{connection_file}\"" + more + "]");
-        }
+        ObjectNode spec = Json.parseObject(json, "kernel.json template");
+        ArrayNode argv = (ArrayNode) spec.get("argv");
+        extraArgs.forEach(argv::add);
+        json = Json.mapper().writerWithDefaultPrettyPrinter().writeValueAsString(spec) + "\n";
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("kernel.json"), json, StandardCharsets.UTF_8);
         return dir;

@@ -90,6 +90,7 @@ final class SandboxRunner implements AutoCloseable {
         List<String> env = new ArrayList<>();
         env.add("SANDCELL_PRELOAD=" + String.join(",", config.sandbox().preload()));
         env.add("SANDCELL_KERNEL_ID=" + config.kernelId());
+        env.add("SANDCELL_LANGUAGE=" + config.sandbox().language());
         return env;
     }
 

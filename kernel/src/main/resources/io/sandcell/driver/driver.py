@@ -1,4 +1,4 @@
-"""Sandcell driver: the persistent Python interpreter inside a kernel's gVisor sandbox.
+"""Sandcell driver: the persistent interpreter inside a kernel's gVisor sandbox (Python, or Bash).
 
 It speaks newline-delimited JSON with the kernel process on the host. Requests arrive on fd 0, one per
 line: {"op": "execute" | "complete" | "inspect" | "is_complete" | "ping", ...}. Events go out on the
@@ -8,7 +8,8 @@ ends with exactly one "reply" event.
 
 The user's code never sees the protocol descriptors: fd 0 reads /dev/null, and fds 1 and 2 are pipes
 whose bytes come back as "stream" events, so output of C extensions and child processes is shown too.
-IPython's shell is used when it is installed; otherwise a small equivalent runs the code.
+IPython's shell is used when it is installed; otherwise a small equivalent runs the code. With
+SANDCELL_LANGUAGE=bash the driver keeps one Bash process instead, so the cwd and variables persist.
 """
 
 import base64
@@ -236,10 +237,14 @@ def encode_bundle(data):
 
 
 _executing = False
+_interrupt_hook = None  # set by a shell that interrupts a child instead of the driver itself
 
 
 def _on_sigint(signum, frame):
     if _executing:
+        if _interrupt_hook is not None:
+            _interrupt_hook()
+            return
         raise KeyboardInterrupt
 
 
@@ -563,6 +568,191 @@ class PlainShell:
         return {"status": "complete"}
 
 
+# --- the Bash shell ------------------------------------------------------------------------------------
+
+class BashShell:
+    """One long-lived Bash process; each cell is sourced into it, so cwd, variables and functions persist.
+
+    A cell runs as `source FILE` inside a function that traps SIGINT with `return 130`, so an interrupt
+    stops the cell and keeps the shell. The exit status comes back on a private pipe (fd 99 in Bash).
+    Output goes to the driver's fds 1 and 2, which are captured like Python's.
+    """
+
+    implementation = "bash"
+    STATUS_FD = 99
+    INTERRUPT_GRACE_SECONDS = 2.0
+
+    def __init__(self):
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix=".sandcell-bash-")
+        self.count = 1
+        self.proc = None
+        self.status = None
+        self.version = ""
+        self._interrupted_at = None
+        self._start()
+
+    def _start(self):
+        import subprocess
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, self.STATUS_FD)
+        os.close(write_end)
+        env = dict(os.environ)
+        env.pop("SANDCELL_PRELOAD", None)
+        env["PS1"] = ""
+        try:
+            self.proc = subprocess.Popen(["/bin/bash", "--noprofile", "--norc"], stdin=subprocess.PIPE,
+                                         pass_fds=(self.STATUS_FD,), start_new_session=True, env=env)
+        finally:
+            os.close(self.STATUS_FD)
+        if self.status is not None:
+            self.status.close()
+        self.status = os.fdopen(read_end, "rb", buffering=0)
+        self._send("shopt -s expand_aliases checkwinsize; printf '%s\\n' \"$BASH_VERSION\" >&99")
+        self.version = self._read_line() or ""
+
+    def _send(self, line):
+        self.proc.stdin.write(line.encode("utf-8") + b"\n")
+        self.proc.stdin.flush()
+
+    def _read_line(self):
+        """The next line on the status pipe, or None when Bash has exited."""
+        buf = b""
+        while True:
+            try:
+                chunk = self.status.read(1)
+            except InterruptedError:
+                continue
+            if not chunk:
+                return None
+            if chunk == b"\n":
+                return buf.decode("utf-8", "replace")
+            buf += chunk
+
+    def _interrupt(self):
+        import time
+        self._interrupted_at = time.monotonic()
+        try:
+            os.killpg(self.proc.pid, signal.SIGINT)
+        except OSError:
+            pass
+        threading.Timer(self.INTERRUPT_GRACE_SECONDS, self._kill_if_stuck, args=(self._interrupted_at,)).start()
+
+    def _kill_if_stuck(self, stamp):
+        # A command that ignores SIGINT: kill the whole group; the shell restarts and reports it.
+        if _executing and self._interrupted_at == stamp:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def _run(self, script, path):
+        """Sources script in the persistent shell; returns its exit status, or None if Bash died."""
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(script)
+            f.write("\n")
+        try:
+            self._send("__sandcell_cell() { trap 'trap - INT; return 130' INT; source %s </dev/null 99>&-; }; "
+                       "__sandcell_cell; printf '%%d\\n' $? >&99; trap - INT" % path)
+        except (BrokenPipeError, ValueError):
+            return None
+        line = self._read_line()
+        return int(line) if line is not None and line.strip().lstrip("-").isdigit() else None
+
+    def execution_count(self):
+        return self.count
+
+    def execute(self, req):
+        global _interrupt_hook
+        code = req.get("code", "")
+        store = bool(req.get("store_history", True)) and not req.get("silent")
+        count = self.count
+        if store:
+            self.count += 1
+        self._interrupted_at = None
+        _interrupt_hook = self._interrupt
+        try:
+            rc = self._run(code, os.path.join(self.dir, "cell.sh"))
+        finally:
+            _interrupt_hook = None
+        if rc is None:
+            code_ = self.proc.wait()
+            self._start()
+            why = ("the shell was killed after ignoring an interrupt" if self._interrupted_at is not None
+                   else "the shell exited with status %d" % code_)
+            err = {"ename": "ShellExited", "evalue": why + "; a new shell was started (cwd and variables "
+                   "are reset)", "traceback": [why + "; a new shell was started (cwd and variables are reset)"]}
+        elif rc == 0:
+            return {"status": "ok", "execution_count": count, "user_expressions": {}, "payload": []}
+        elif self._interrupted_at is not None and rc == 130:
+            err = {"ename": "KeyboardInterrupt", "evalue": "", "traceback": ["interrupted"]}
+        else:
+            err = {"ename": "ExitCode", "evalue": str(rc), "traceback": ["exit code %d" % rc]}
+        flush_streams()
+        send(dict(err, ev="error"))
+        return dict(err, status="error", execution_count=count, user_expressions={}, payload=[])
+
+    def _query(self, script):
+        """Runs a helper script in the persistent shell (its cwd and variables) and returns its stdout."""
+        out = os.path.join(self.dir, "query.out")
+        rc = self._run("{ %s ; } >%s 2>/dev/null" % (script, out), os.path.join(self.dir, "query.sh"))
+        if rc is None:
+            self.proc.wait()
+            self._start()
+            return ""
+        try:
+            with open(out, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    @staticmethod
+    def _quote(text):
+        return "'" + text.replace("'", "'\\''") + "'"
+
+    def complete(self, req):
+        import re
+        code = req.get("code", "")
+        cursor = req.get("cursor_pos")
+        cursor = len(code) if cursor is None else int(cursor)
+        token = re.search(r"[^\s;|&<>()'\"`]*$", code[:cursor]).group(0)
+        matches = []
+        if token.startswith("$"):
+            found = self._query("compgen -v -- %s | head -200" % self._quote(token[1:]))
+            matches = ["$" + m for m in found.split("\n") if m]
+        else:
+            first = not code[:cursor - len(token)].strip() or re.search(r"[;|&(]\s*$", code[:cursor - len(token)])
+            kinds = "-c -f" if first else "-f"
+            found = self._query("compgen %s -- %s | sort -u | head -200" % (kinds, self._quote(token)))
+            matches = [m for m in found.split("\n") if m]
+        return {"status": "ok", "matches": matches, "cursor_start": cursor - len(token), "cursor_end": cursor,
+                "metadata": {}}
+
+    def inspect(self, req):
+        import re
+        code = req.get("code", "")
+        cursor = req.get("cursor_pos")
+        cursor = len(code) if cursor is None else int(cursor)
+        m = re.search(r"[\w.-]*$", code[:cursor])
+        name = m.group(0) if m else ""
+        if not name:
+            return {"status": "ok", "found": False, "data": {}, "metadata": {}}
+        text = self._query("help %s 2>/dev/null || type -a %s" % (self._quote(name), self._quote(name)))
+        if not text.strip():
+            return {"status": "ok", "found": False, "data": {}, "metadata": {}}
+        return {"status": "ok", "found": True, "data": {"text/plain": text}, "metadata": {}}
+
+    def is_complete(self, req):
+        import subprocess
+        code = req.get("code", "")
+        proc = subprocess.run(["/bin/bash", "-n"], input=code.encode("utf-8"), capture_output=True, timeout=5)
+        if proc.returncode == 0:
+            return {"status": "complete"}
+        if b"unexpected end of file" in proc.stderr:
+            return {"status": "incomplete", "indent": ""}
+        return {"status": "invalid"}
+
+
 # --- main loop ---------------------------------------------------------------------------------------
 
 def main():
@@ -578,12 +768,18 @@ def main():
         import importlib.util
         inline = importlib.util.find_spec("matplotlib_inline") is not None
         os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline" if inline else "Agg"
-    try:
-        shell = make_ipython_shell()
-    except ImportError as e:
-        _log("IPython not available (%s); using the plain shell" % e)
-        shell = PlainShell()
+    language = os.environ.get("SANDCELL_LANGUAGE", "python")
+    if language == "bash":
+        shell = BashShell()
+    else:
+        try:
+            shell = make_ipython_shell()
+        except ImportError as e:
+            _log("IPython not available (%s); using the plain shell" % e)
+            shell = PlainShell()
     preload = [m.strip() for m in os.environ.get("SANDCELL_PRELOAD", "").split(",") if m.strip()]
+    if language == "bash":
+        preload = []
     failed = []
     for module in preload:
         try:
@@ -592,6 +788,7 @@ def main():
             failed.append("%s: %s" % (module, e))
     flush_streams()
     send({"ev": "ready", "implementation": shell.implementation, "python_version": sys.version.split()[0],
+          "language_version": getattr(shell, "version", "") or sys.version.split()[0],
           "preloaded": preload, "preload_errors": failed})
 
     ops = {"complete": shell.complete, "inspect": shell.inspect, "is_complete": shell.is_complete}

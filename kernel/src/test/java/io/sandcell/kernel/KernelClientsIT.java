@@ -31,6 +31,9 @@ class KernelClientsIT {
                 "--prefix", tmp.resolve("prefix").toString(), "--name", "sandcell-small", "--",
                 "--memory-mb", "300", "--address-space-mb", "4000"), Map.of(), tmp, 60, null);
         assertEquals(0, r.exit(), r.output());
+        r = TestEnv.run(List.of(TestEnv.java(), "-jar", TestEnv.kernelJar().toString(), "install",
+                "--prefix", tmp.resolve("prefix").toString(), "--language", "bash"), Map.of(), tmp, 60, null);
+        assertEquals(0, r.exit(), r.output());
         Path spec = tmp.resolve("prefix/share/jupyter/kernels/sandcell-python/kernel.json");
         assertTrue(Files.readString(spec).contains(TestEnv.kernelJar().toString()));
         env = Map.of("JUPYTER_PATH", tmp.resolve("prefix/share/jupyter").toString(),
@@ -62,6 +65,13 @@ class KernelClientsIT {
         TestEnv.Result r = python("client_e2e.py");
         assertEquals(0, r.exit(), r.output());
         assertEquals(12, r.passes(), r.output());
+    }
+
+    @Test
+    void bashKernel() throws Exception {
+        TestEnv.Result r = python("bash_kernel.py");
+        assertEquals(0, r.exit(), r.output());
+        assertEquals(8, r.passes(), r.output());
     }
 
     @Test
