@@ -10,6 +10,7 @@ import io.sandcell.gateway.kernels.KernelRoutes;
 import io.sandcell.gateway.kernels.KernelSpecRegistry;
 import io.sandcell.gateway.sessions.SessionManager;
 import io.sandcell.gateway.sessions.SessionRoutes;
+import io.sandcell.gateway.tools.ToolRoutes;
 import io.sandcell.gateway.ws.ChannelsHandler;
 import io.sandcell.gateway.ws.WsFrames;
 import io.vertx.core.Future;
@@ -37,6 +38,7 @@ public final class GatewayServer implements AutoCloseable {
     private final GatewayConfig config;
     private final Vertx vertx;
     private final KernelManager kernels;
+    private final ToolRoutes tools;
     private final Router router;
     private HttpServer server;
     private final int reconciled;
@@ -46,6 +48,7 @@ public final class GatewayServer implements AutoCloseable {
         this.vertx = vertx;
         this.kernels = kernels;
         this.reconciled = reconciled;
+        this.tools = new ToolRoutes(config, kernels, vertx);
         this.router = routes();
     }
 
@@ -80,6 +83,7 @@ public final class GatewayServer implements AutoCloseable {
         // open: version, login, CORS preflight
         server.mountOpen(r);
         new LoginRoutes(auth).mount(r, base);
+        tools.mount(r); // Bearer key or capability URLs, checked by the tool routes themselves
         r.route().handler(auth);
         server.mount(r);
         new KernelRoutes(kernels, base).mount(r);
@@ -104,7 +108,14 @@ public final class GatewayServer implements AutoCloseable {
 
     @Override
     public void close() {
+        tools.close();
         kernels.close();
+        try {
+            io.sandcell.sandbox.SandboxLayout.deleteTree(config.dataDir().resolve(KernelManager.TOOL_WORKSPACES));
+        } catch (IOException e) {
+            java.util.logging.Logger.getLogger(GatewayServer.class.getName())
+                    .warning("removing tool workspaces: " + e.getMessage());
+        }
         if (server != null) {
             server.close().await();
         }

@@ -12,11 +12,15 @@ final class Leaks {
     private Leaks() {}
 
     static void assertNoneLeft(GatewayFixture gw) throws Exception {
+        assertNoneLeft(gw.data);
+    }
+
+    static void assertNoneLeft(Path data) throws Exception {
         long deadline = System.currentTimeMillis() + 30_000;
-        List<String> left = leftovers(gw.data);
+        List<String> left = leftovers(data);
         while (!left.isEmpty() && System.currentTimeMillis() < deadline) {
             Thread.sleep(250);
-            left = leftovers(gw.data);
+            left = leftovers(data);
         }
         assertEquals(List.of(), left);
     }

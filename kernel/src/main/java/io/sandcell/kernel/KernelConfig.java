@@ -19,8 +19,11 @@ import java.util.regex.Pattern;
  * @param kernelId the kernel's id; names its data directory and sandboxes
  * @param sandbox the sandbox configuration
  * @param keepWorkspace keep the workspace on the host after shutdown
+ * @param externalWorkspace a host directory to use as the workspace, owned by the caller and never removed
+ *     by the kernel; null for the kernel's own
  */
-public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig sandbox, boolean keepWorkspace) {
+public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig sandbox, boolean keepWorkspace,
+                           Path externalWorkspace) {
 
     private static final Pattern KERNEL_FILE = Pattern.compile("kernel-([A-Za-z0-9-]+)\\.json");
 
@@ -50,6 +53,9 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
                         "comma-separated Python modules to import before the kernel is ready"),
                 Spec.value("--start-timeout-ms", "SANDCELL_START_TIMEOUT_MS", "60000",
                         "how long a sandbox may take to become ready"),
+                Spec.value("--workspace", "SANDCELL_WORKSPACE", "",
+                        "a host directory to mount at /mnt/data, kept after shutdown (default: the kernel's own, "
+                                + "removed at shutdown)"),
                 Spec.flag("--keep-workspace", "SANDCELL_KEEP_WORKSPACE",
                         "keep the workspace directory on the host after the kernel shuts down"),
                 Spec.flag("--help", null, "show this help").withAlias("-h")));
@@ -93,14 +99,26 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
         if (!problems.isEmpty()) {
             throw new UsageException(String.join("; ", problems));
         }
-        return new KernelConfig(conn, id, sandbox, p.bool("--keep-workspace"));
+        Path workspace = null;
+        if (p.has("--workspace") && !p.get("--workspace").isEmpty()) {
+            workspace = p.path("--workspace").toAbsolutePath().normalize();
+            if (workspace.getNameCount() < 2) {
+                throw new UsageException("--workspace must be a dedicated directory, not " + workspace);
+            }
+        }
+        return new KernelConfig(conn, id, sandbox, p.bool("--keep-workspace"), workspace);
     }
 
     public static KernelConfig parse(String[] args, Map<String, String> env) throws UsageException {
         return from(options().parse(args, env));
     }
 
-    /** This kernel's directory on the host: runsc state, bundles, logs and the workspace. */
+    /** The host directory mounted at /mnt/data. */
+    public Path workspace() {
+        return externalWorkspace != null ? externalWorkspace : kernelDir().resolve("work");
+    }
+
+    /** This kernel's directory on the host: runsc state, bundles, logs and its own workspace. */
     public Path kernelDir() {
         return sandbox.dataDir().resolve("kernels").resolve(kernelId);
     }

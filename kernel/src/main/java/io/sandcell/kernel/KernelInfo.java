@@ -4,8 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sandcell.protocol.Header;
 import io.sandcell.protocol.Json;
 import io.sandcell.sandbox.SandboxConfig;
-import java.io.IOException;
-import java.nio.file.Files;
+import io.sandcell.sandbox.SandboxLayout;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -57,17 +56,6 @@ final class KernelInfo {
 
     /** The Python version from the sandbox root's python3 link (e.g. 3.11), before the sandbox is up. */
     static String guessPythonVersion(Path rootfs) {
-        try {
-            Path link = rootfs.resolve("usr/bin/python3");
-            if (Files.isSymbolicLink(link)) {
-                String target = Files.readSymbolicLink(link).getFileName().toString();
-                if (target.startsWith("python")) {
-                    return target.substring("python".length());
-                }
-            }
-        } catch (IOException ignored) {
-            // fall through
-        }
-        return "3";
+        return SandboxLayout.pythonVersion(rootfs);
     }
 }

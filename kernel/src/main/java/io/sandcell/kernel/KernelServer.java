@@ -45,6 +45,7 @@ public final class KernelServer implements AutoCloseable {
     private final CountDownLatch shutdown = new CountDownLatch(1);
     private final List<Thread> threads = new ArrayList<>();
     private volatile boolean stopping;
+    private volatile boolean restarting;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
     public KernelServer(KernelConfig config, ConnectionInfo conn) throws java.io.IOException {
@@ -198,6 +199,7 @@ public final class KernelServer implements AutoCloseable {
         replier.reply(socket, msg, "shutdown_reply", content);
         replier.publish("shutdown_reply", msg, content.deepCopy());
         replier.status("idle", msg);
+        restarting = restart;
         stopping = true;
         shutdown.countDown();
     }
@@ -257,7 +259,7 @@ public final class KernelServer implements AutoCloseable {
             return;
         }
         stopping = true;
-        runner.close();
+        runner.close(restarting);
         replier.closeIopub();
         ctx.term();
         for (Thread t : threads) {

@@ -43,7 +43,7 @@ final class SandboxRunner implements AutoCloseable {
         SandboxConfig sc = config.sandbox();
         this.runsc = new Runsc(sc.runsc(), config.kernelDir().resolve("runsc"), sc.platform());
         this.layout = SandboxLayout.prepare(sc, SandboxLayout.resource(DRIVER_RESOURCE), DRIVER_NAME);
-        this.workspace = config.kernelDir().resolve("work");
+        this.workspace = config.workspace();
         int leftovers = runsc.reconcile();
         if (leftovers > 0) {
             LOG.info("removed " + leftovers + " sandbox(es) left by an earlier run of kernel " + config.kernelId());
@@ -165,7 +165,16 @@ final class SandboxRunner implements AutoCloseable {
     }
 
     @Override
-    public synchronized void close() {
+    public void close() {
+        close(false);
+    }
+
+    /**
+     * Stops the sandbox and removes the kernel's directory. The workspace stays when it is external, when
+     * {@code --keep-workspace} is set, or when the kernel is shutting down to be restarted (the new process
+     * mounts the same files, as a restarted Jupyter kernel still sees its files).
+     */
+    synchronized void close(boolean restarting) {
         if (closed) {
             return;
         }
@@ -176,12 +185,27 @@ final class SandboxRunner implements AutoCloseable {
         } catch (IOException e) {
             LOG.warning("cleaning up sandboxes: " + e.getMessage());
         }
-        if (!config.keepWorkspace()) {
-            try {
+        boolean ownWorkspace = config.externalWorkspace() == null;
+        boolean keepWork = config.keepWorkspace() || restarting;
+        try {
+            if (keepWork || !ownWorkspace) {
+                try (var entries = java.nio.file.Files.list(config.kernelDir())) {
+                    for (Path p : entries.toList()) {
+                        if (!p.equals(workspace)) {
+                            SandboxLayout.deleteTree(p);
+                        }
+                    }
+                }
+                if (!ownWorkspace) {
+                    java.nio.file.Files.deleteIfExists(config.kernelDir());
+                }
+            } else {
                 SandboxLayout.deleteTree(config.kernelDir());
-            } catch (IOException e) {
-                LOG.warning("removing the kernel directory: " + e.getMessage());
             }
+        } catch (java.nio.file.NoSuchFileException ignored) {
+            // nothing was created
+        } catch (IOException e) {
+            LOG.warning("removing the kernel directory: " + e.getMessage());
         }
         launcher.close();
     }

@@ -207,4 +207,20 @@ public final class SandboxLayout {
             throw new UncheckedIOException(e);
         }
     }
+
+    /** The Python version a root filesystem's {@code usr/bin/python3} link names (e.g. 3.11), or "3". */
+    public static String pythonVersion(Path root) {
+        try {
+            Path link = root.resolve("usr/bin/python3");
+            if (Files.isSymbolicLink(link)) {
+                String target = Files.readSymbolicLink(link).getFileName().toString();
+                if (target.matches("python3\\.\\d+")) {
+                    return target.substring("python".length());
+                }
+            }
+        } catch (IOException ignored) {
+            // fall through
+        }
+        return "3";
+    }
 }

@@ -35,6 +35,7 @@ import java.util.Map;
  * @param kernelStartTimeoutSeconds how long a kernel may take to answer its first kernel_info_request
  * @param poolSize ready kernels of the default kernelspec kept waiting for POST /api/kernels
  * @param poolPreload Python modules pooled kernels import before they are ready
+ * @param tools the OpenAPI tool server's settings
  */
 public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMode, String token, String password,
                             List<String> allowOrigins, Path dataDir, Path runtimeDir, Path kernelspecDir,
@@ -42,7 +43,7 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
                             int cullIntervalSeconds, boolean cullConnected, boolean cullBusy,
                             List<String> allowedEnv, int maxMessageBytes, int maxIopubMessageBytes,
                             int offlineBufferMessages, int kernelStartTimeoutSeconds, int poolSize,
-                            List<String> poolPreload) {
+                            List<String> poolPreload, ToolConfig tools) {
 
     /** How clients prove who they are. */
     public enum AuthMode { TOKEN, PASSWORD, NONE }
@@ -54,7 +55,7 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
     }
 
     public static Options options() {
-        return new Options(List.of(
+        List<Spec> specs = new java.util.ArrayList<>(List.of(
                 Spec.value("--ip", "SANDCELL_IP", "127.0.0.1", "the address to listen on"),
                 Spec.value("--port", "SANDCELL_PORT", "8888", "the port to listen on; 0 picks a free one"),
                 Spec.value("--base-url", "SANDCELL_BASE_URL", "/", "path prefix for every route, e.g. /jupyter/"),
@@ -94,8 +95,10 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
                 Spec.value("--pool-size", "SANDCELL_POOL_SIZE", "2",
                         "ready kernels kept for POST /api/kernels (default kernelspec, no env); 0 turns the pool off"),
                 Spec.value("--pool-preload", "SANDCELL_POOL_PRELOAD", "numpy,pandas,matplotlib.pyplot",
-                        "comma-separated modules pooled kernels import before they are handed out"),
-                Spec.flag("--help", null, "show this help").withAlias("-h")));
+                        "comma-separated modules pooled kernels import before they are handed out")));
+        specs.addAll(ToolConfig.options());
+        specs.add(Spec.flag("--help", null, "show this help").withAlias("-h"));
+        return new Options(specs);
     }
 
     /**
@@ -150,7 +153,7 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
                 runtime, p.path("--kernelspec-dir"), dflt, maxKernels, nonNegative(p, "--cull-idle-timeout"),
                 positive(p, "--cull-interval"), p.bool("--cull-connected"), p.bool("--cull-busy"),
                 p.list("--allowed-env"), maxMessage, maxIopub, nonNegative(p, "--offline-buffer"),
-                positive(p, "--kernel-start-timeout"), nonNegative(p, "--pool-size"), preload(p));
+                positive(p, "--kernel-start-timeout"), nonNegative(p, "--pool-size"), preload(p), ToolConfig.from(p));
     }
 
     public static GatewayConfig parse(String[] args, Map<String, String> env) throws UsageException {
@@ -201,6 +204,6 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
     public String toString() {
         return "GatewayConfig[" + ip + ":" + port + baseUrl + ", auth=" + authMode + ", token="
                 + (token == null ? "<none>" : "<redacted>") + ", password=" + (password == null ? "<none>"
-                : "<redacted>") + ", maxKernels=" + maxKernels + ", dataDir=" + dataDir + "]";
+                : "<redacted>") + ", maxKernels=" + maxKernels + ", dataDir=" + dataDir + ", " + tools + "]";
     }
 }

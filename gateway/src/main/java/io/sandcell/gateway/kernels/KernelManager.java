@@ -51,6 +51,8 @@ public final class KernelManager implements AutoCloseable {
     private int poolStarting; // guarded by this
     private volatile boolean closed;
     private final KernelMetrics metrics = new KernelMetrics();
+    /** The directory under the data dir holding tool chats' workspaces. */
+    public static final String TOOL_WORKSPACES = "tool-workspaces";
     /** How long to wait before starting another pooled kernel after one failed. */
     static final long POOL_RETRY_MS = 10_000;
 
@@ -119,6 +121,7 @@ public final class KernelManager implements AutoCloseable {
                 }
             }
         }
+        SandboxLayout.deleteTree(config.dataDir().resolve(TOOL_WORKSPACES));
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(config.runtimeDir(), "kernel-*")) {
             for (Path f : entries) {
                 Files.deleteIfExists(f);
@@ -171,6 +174,25 @@ public final class KernelManager implements AutoCloseable {
         kernels.put(k.id(), k);
         k.start().onFailure(e -> LOG.warning("kernel " + k.id() + " failed to start: " + e.getMessage()));
         refillPool();
+        return k;
+    }
+
+    /**
+     * Starts a kernel for the gateway's own use (the tool server) with settings clients cannot give, such as a
+     * workspace directory. Never from the pool.
+     *
+     * @throws ApiException 403 past the kernel limit, 404 for an unknown spec
+     */
+    public ManagedKernel startInternal(String specName, Map<String, String> settings) {
+        KernelSpec spec = specs.get(specName);
+        if (kernels.size() >= config.maxKernels()) {
+            throw ApiException.resourceLimit("A max kernels limit of " + config.maxKernels()
+                    + " has been set; no more kernels can start until one is shut down");
+        }
+        ManagedKernel k = create(spec, settings);
+        metrics.coldStarts.increment();
+        kernels.put(k.id(), k);
+        k.start().onFailure(e -> LOG.warning("kernel " + k.id() + " failed to start: " + e.getMessage()));
         return k;
     }
 
@@ -270,8 +292,8 @@ public final class KernelManager implements AutoCloseable {
         while (fields.hasNext()) {
             var e = fields.next();
             String k = e.getKey();
-            if (!k.startsWith("KERNEL_") && !config.allowedEnv().contains(k)) {
-                continue; // not allowed: dropped, as Kernel Gateway does
+            if (!k.startsWith("KERNEL_") && !config.allowedEnv().contains(k) || k.startsWith("SANDCELL_")) {
+                continue; // not allowed (the kernel's own settings never are): dropped, as Kernel Gateway does
             }
             if (!k.matches("[A-Za-z_][A-Za-z0-9_]{0,127}")) {
                 throw ApiException.badRequest("env name " + k + " is not a valid variable name");

@@ -16,8 +16,8 @@ import java.util.Optional;
 import java.util.logging.Logger;
 
 /**
- * The kernelspecs the gateway offers: the embedded sandboxed Python spec (run from the gateway's own jar,
- * which contains the kernel) plus any found in a configured directory.
+ * The kernelspecs the gateway offers: the embedded sandboxed Python ({@code python3}) and Bash ({@code bash})
+ * specs (run from the gateway's own jar, which contains the kernel) plus any found in a configured directory.
  */
 public final class KernelSpecRegistry {
     private static final Logger LOG = Logger.getLogger(KernelSpecRegistry.class.getName());
@@ -31,7 +31,8 @@ public final class KernelSpecRegistry {
 
     public KernelSpecRegistry(String defaultName, Path extraDir) throws IOException {
         this.defaultName = defaultName;
-        specs.put("python3", embeddedPython("python3"));
+        specs.put("python3", embedded("python3", "python", "Python 3 (gVisor sandbox)"));
+        specs.put(BASH, embedded(BASH, "bash", "Bash (gVisor sandbox)"));
         if (extraDir != null) {
             load(extraDir);
         }
@@ -41,13 +42,16 @@ public final class KernelSpecRegistry {
         }
     }
 
-    static KernelSpec embeddedPython(String name) {
+    /** The name of the embedded Bash spec. */
+    public static final String BASH = "bash";
+
+    static KernelSpec embedded(String name, String language, String displayName) {
         List<String> argv = new ArrayList<>();
         argv.add(ProcessHandle.current().info().command().orElse(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         argv.addAll(KERNEL_JVM_FLAGS);
-        argv.addAll(List.of("-cp", classPath(), KERNEL_MAIN, "-f", "{connection_file}"));
-        return new KernelSpec(name, argv, "Python 3 (gVisor sandbox)", "python", Map.of(), null);
+        argv.addAll(List.of("-cp", classPath(), KERNEL_MAIN, "-f", "{connection_file}", "--language", language));
+        return new KernelSpec(name, argv, displayName, language, Map.of(), null);
     }
 
     private static String classPath() {

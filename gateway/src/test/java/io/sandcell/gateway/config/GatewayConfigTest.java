@@ -38,4 +38,21 @@ class GatewayConfigTest {
         assertThrows(UsageException.class, () -> GatewayConfig.parse(new String[] {"--allowed-env", "A-B"},
                 Map.of()));
     }
+
+    @Test
+    void toolOptions() throws Exception {
+        GatewayConfig c = GatewayConfig.parse(new String[] {"--tool-key", "tool-key-0123456789abcdef",
+                "--public-url", "https://example.com/sandcell"}, Map.of("SANDCELL_TOOL_TIMEOUT", "7"));
+        assertEquals(7, c.tools().timeoutSeconds());
+        assertEquals("https://example.com/sandcell/", c.tools().publicUrl());
+        assertEquals(64 << 10, c.tools().maxOutputBytes());
+        assertFalse(c.toString().contains("tool-key-0123456789abcdef"));
+        assertFalse(c.tools().toString().contains("tool-key-0123456789abcdef"));
+        for (String[] bad : new String[][] {{"--tool-key", "short"}, {"--tool-timeout", "0"},
+                {"--public-url", "ftp://x"}, {"--public-url", "https://x/?q=1"}, {"--tool-chat-header", "a b"},
+                {"--tool-max-output-kb", "0"}, {"--tool-max-kernels-per-user", "-1"}}) {
+            UsageException e = assertThrows(UsageException.class, () -> GatewayConfig.parse(bad, Map.of()));
+            assertTrue(e.getMessage().contains(bad[0]), e.getMessage());
+        }
+    }
 }

@@ -1,0 +1,88 @@
+package io.sandcell.gateway;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The OpenAPI tool server, driven by a client that makes Open WebUI's exact calls (aiohttp, Bearer key,
+ * forwarded chat and user headers), plus the spec checked by an OpenAPI 3.1 schema validator.
+ */
+class ToolServerIT {
+    static final String TOOL_KEY = "tool-key-0123456789abcdef";
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void openWebUiToolCalls() throws Exception {
+        Path secret = tmp.resolve("host-side/secret.txt");
+        Files.createDirectories(secret.getParent());
+        Files.writeString(secret, "HOST-SECRET-7f3a9c\n");
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--tool-key", TOOL_KEY,
+                "--tool-timeout", "3", "--tool-max-kernels-per-user", "3", "--tool-artifact-ttl", "8",
+                "--pool-size", "1")) {
+            String out = OpenWebUiClientIT.runClient(List.of("/usr/bin/python3",
+                    OpenWebUiClientIT.clients().resolve("openwebui_tools.py").toString(), gw.base(),
+                    GatewayFixture.TOKEN, TOOL_KEY, secret.toString()), 900);
+            assertEquals(13, out.lines().filter(l -> l.startsWith("PASS")).count(), out);
+            assertTrue(Files.readString(secret).startsWith("HOST-SECRET"), "the host file is untouched");
+        }
+        Leaks.assertNoneLeft(tmp.resolve("data"));
+        assertTrue(!Files.exists(tmp.resolve("data/tool-workspaces")), "tool workspaces removed at shutdown");
+    }
+
+    @Test
+    void specIsValidOpenApi31() throws Exception {
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--base-url", "/tools-test/")) {
+            HttpResponse<String> r = gw.http.send(HttpRequest.newBuilder(URI.create(gw.base() + "openapi.json"))
+                    .header("Authorization", "Bearer " + GatewayFixture.TOKEN).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, r.statusCode(), r.body());
+            Path spec = tmp.resolve("openapi.json");
+            Files.writeString(spec, r.body());
+            String out = OpenWebUiClientIT.runClient(List.of("node",
+                    OpenWebUiClientIT.clients().resolve("validate_openapi.mjs").toString(), spec.toString()), 120);
+            assertTrue(out.contains("PASS valid 3.1"), out);
+            JsonNode doc = GatewayFixture.json(r);
+            assertEquals("execute_python", doc.at("/paths/~1tools~1execute_python/post/operationId").asText());
+            assertEquals("execute_bash", doc.at("/paths/~1tools~1execute_bash/post/operationId").asText());
+        }
+    }
+
+    @Test
+    void idleChatsAreShutDown() throws Exception {
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--tool-idle-timeout", "2")) {
+            HttpResponse<String> r = gw.http.send(HttpRequest.newBuilder(URI.create(gw.base()
+                            + "tools/execute_python"))
+                    .header("Authorization", "Bearer " + GatewayFixture.TOKEN)
+                    .header("X-OpenWebUI-Chat-Id", "idle-chat").header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"code\": \"open('f.txt', 'w').write('x')\"}"))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, r.statusCode(), r.body());
+            assertEquals(1, GatewayFixture.json(gw.call("GET", "api/kernels", null)).size());
+            long deadline = System.currentTimeMillis() + 30_000;
+            while (GatewayFixture.json(gw.call("GET", "api/kernels", null)).size() > 0
+                    && System.currentTimeMillis() < deadline) {
+                Thread.sleep(250);
+            }
+            assertEquals("[]", gw.call("GET", "api/kernels", null).body());
+            Path workspaces = tmp.resolve("data/tool-workspaces");
+            while (Files.list(workspaces).findAny().isPresent() && System.currentTimeMillis() < deadline) {
+                Thread.sleep(250);
+            }
+            try (var left = Files.list(workspaces)) {
+                assertEquals(List.of(), left.toList(), "the idle chat's workspace is removed");
+            }
+        }
+    }
+}
