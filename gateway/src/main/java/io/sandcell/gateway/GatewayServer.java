@@ -111,7 +111,7 @@ public final class GatewayServer implements AutoCloseable {
         tools.close();
         kernels.close();
         try {
-            io.sandcell.sandbox.SandboxLayout.deleteTree(config.dataDir().resolve(KernelManager.TOOL_WORKSPACES));
+            kernels.removeToolWorkspaces();
         } catch (IOException e) {
             java.util.logging.Logger.getLogger(GatewayServer.class.getName())
                     .warning("removing tool workspaces: " + e.getMessage());

@@ -33,6 +33,11 @@ final class GatewayFixture implements AutoCloseable {
     final Path data;
 
     GatewayFixture(Path data, String... extraArgs) throws Exception {
+        this(data, Map.of(), extraArgs);
+    }
+
+    /** A gateway whose environment (and so its kernels' SANDCELL_* options) has extraEnv added. */
+    GatewayFixture(Path data, Map<String, String> extraEnv, String... extraArgs) throws Exception {
         this.data = data;
         List<String> args = new ArrayList<>(List.of("--port", "0", "--data-dir", data.toString()));
         args.addAll(List.of(extraArgs));
@@ -44,6 +49,7 @@ final class GatewayFixture implements AutoCloseable {
         }
         Map<String, String> env = new HashMap<>(System.getenv());
         env.remove("SANDCELL_TOKEN");
+        env.putAll(extraEnv);
         config = GatewayConfig.parse(args.toArray(String[]::new), env);
         server = GatewayServer.create(config, env);
         port = server.start().await();

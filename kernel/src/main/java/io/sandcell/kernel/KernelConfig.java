@@ -21,9 +21,11 @@ import java.util.regex.Pattern;
  * @param keepWorkspace keep the workspace on the host after shutdown
  * @param externalWorkspace a host directory to use as the workspace, owned by the caller and never removed
  *     by the kernel; null for the kernel's own
+ * @param maxOutputBytes the most output (streams and displays) one cell may publish
+ * @param outputRateBytes the sustained output rate one cell may publish, bytes per second
  */
 public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig sandbox, boolean keepWorkspace,
-                           Path externalWorkspace) {
+                           Path externalWorkspace, long maxOutputBytes, long outputRateBytes) {
 
     private static final Pattern KERNEL_FILE = Pattern.compile("kernel-([A-Za-z0-9-]+)\\.json");
 
@@ -45,14 +47,21 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
                         "RLIMIT_AS inside the sandbox, MiB; 0 means 90% of --memory-mb"),
                 Spec.value("--cpus", "SANDCELL_CPUS", "1", "CPU quota per sandbox, in cores"),
                 Spec.value("--pids", "SANDCELL_PIDS", "512", "cgroup pids limit per sandbox (host tasks)"),
-                Spec.value("--nproc", "SANDCELL_NPROC", "64", "RLIMIT_NPROC inside: processes plus threads"),
+                Spec.value("--nproc", "SANDCELL_NPROC", "32",
+                        "RLIMIT_NPROC inside: processes plus threads (each process costs about 20 MiB under systrap)"),
                 Spec.value("--nofile", "SANDCELL_NOFILE", "1024", "RLIMIT_NOFILE inside"),
                 Spec.value("--tmp-mb", "SANDCELL_TMP_MB", "256", "size of the /tmp tmpfs, MiB"),
                 Spec.value("--shm-mb", "SANDCELL_SHM_MB", "64", "size of the /dev/shm tmpfs, MiB"),
+                Spec.value("--workspace-mb", "SANDCELL_WORKSPACE_MB", "1024",
+                        "size of the workspace (/mnt/data), an ext4 image on the host, MiB; 0: no quota"),
                 Spec.value("--preload", "SANDCELL_PRELOAD", "",
                         "comma-separated Python modules to import before the kernel is ready"),
                 Spec.value("--start-timeout-ms", "SANDCELL_START_TIMEOUT_MS", "60000",
                         "how long a sandbox may take to become ready"),
+                Spec.value("--max-output-mb", "SANDCELL_MAX_OUTPUT_MB", "32",
+                        "output (streams and displays) one cell may publish, MiB; more is dropped with a notice"),
+                Spec.value("--output-rate-kb", "SANDCELL_OUTPUT_RATE_KB", "2048",
+                        "sustained output rate per cell, KiB/s (bursts of 4 s allowed); faster output is dropped"),
                 Spec.value("--workspace", "SANDCELL_WORKSPACE", "",
                         "a host directory to mount at /mnt/data, kept after shutdown (default: the kernel's own, "
                                 + "removed at shutdown)"),
@@ -93,7 +102,7 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
                 p.path("--data-dir").toAbsolutePath(), p.path("--sandbox-root").toAbsolutePath(),
                 p.get("--language"), SandboxConfig.DEFAULT_UID, p.integer("--memory-mb"),
                 p.integer("--address-space-mb"), p.decimal("--cpus"), p.integer("--pids"), p.integer("--nproc"),
-                p.integer("--nofile"), p.integer("--tmp-mb"), p.integer("--shm-mb"), p.list("--preload"),
+                p.integer("--nofile"), p.integer("--tmp-mb"), p.integer("--shm-mb"), p.integer("--workspace-mb"), p.list("--preload"),
                 p.longValue("--start-timeout-ms"));
         List<String> problems = sandbox.problems();
         if (!problems.isEmpty()) {
@@ -106,7 +115,16 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
                 throw new UsageException("--workspace must be a dedicated directory, not " + workspace);
             }
         }
-        return new KernelConfig(conn, id, sandbox, p.bool("--keep-workspace"), workspace);
+        long maxOutput = p.longValue("--max-output-mb");
+        long rate = p.longValue("--output-rate-kb");
+        if (maxOutput < 1 || maxOutput > 4096) {
+            throw new UsageException("--max-output-mb must be between 1 and 4096, not " + maxOutput);
+        }
+        if (rate < 16) {
+            throw new UsageException("--output-rate-kb must be at least 16, not " + rate);
+        }
+        return new KernelConfig(conn, id, sandbox, p.bool("--keep-workspace"), workspace, maxOutput << 20,
+                rate << 10);
     }
 
     public static KernelConfig parse(String[] args, Map<String, String> env) throws UsageException {

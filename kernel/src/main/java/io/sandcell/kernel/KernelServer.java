@@ -60,7 +60,8 @@ public final class KernelServer implements AutoCloseable {
         this.replier = new Replier(codec, iopub, config.kernelId());
         this.stdin = new StdinChannel(ctx, stdinSocket, codec, replier, config.kernelId());
         this.shellHandler = new ShellHandler(runner, replier, shell, stdin, this::kernelInfo, this::shutdownRequest,
-                this::drainShell);
+                this::drainShell, () -> new OutputBudget(config.maxOutputBytes(), config.outputRateBytes(),
+                        System::nanoTime));
     }
 
     private ZMQ.Socket bind(SocketType type, ConnectionInfo conn, Channel channel) {
@@ -108,7 +109,11 @@ public final class KernelServer implements AutoCloseable {
         String key = bash ? "language_version" : "python_version";
         String version = s != null && s.readyInfo().hasNonNull(key) ? s.readyInfo().get(key).asText()
                 : bash ? "5" : KernelInfo.guessPythonVersion(config.sandbox().rootfs());
-        return KernelInfo.content(config.sandbox(), version);
+        ObjectNode info = KernelInfo.content(config.sandbox(), version);
+        ObjectNode limits = (ObjectNode) info.path("sandbox").path("limits");
+        limits.put("max_output_mb", config.maxOutputBytes() >> 20);
+        limits.put("output_rate_kb", config.outputRateBytes() >> 10);
+        return info;
     }
 
     private void shellLoop() {

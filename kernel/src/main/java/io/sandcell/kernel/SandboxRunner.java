@@ -8,6 +8,7 @@ import io.sandcell.sandbox.Sandbox;
 import io.sandcell.sandbox.SandboxConfig;
 import io.sandcell.sandbox.SandboxException;
 import io.sandcell.sandbox.SandboxLayout;
+import io.sandcell.sandbox.WorkspaceQuota;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -32,6 +33,7 @@ final class SandboxRunner implements AutoCloseable {
     private final ProcessLauncher launcher = new ProcessLauncher();
     private final SandboxLayout layout;
     private final Path workspace;
+    private final boolean unmountAtClose;
     private int generation;
     private CompletableFuture<DriverSession> current;
     private DriverSession currentSession;
@@ -47,6 +49,20 @@ final class SandboxRunner implements AutoCloseable {
         int leftovers = runsc.reconcile();
         if (leftovers > 0) {
             LOG.info("removed " + leftovers + " sandbox(es) left by an earlier run of kernel " + config.kernelId());
+        }
+        if (sc.workspaceMb() > 0) {
+            try {
+                boolean mounted = WorkspaceQuota.mount(workspace, sc.workspaceMb(), sc.uid());
+                // an external workspace belongs to its owner, who unmounts it; our own is ours even when a
+                // crashed earlier run of this kernel left it mounted
+                this.unmountAtClose = config.externalWorkspace() == null || mounted;
+            } catch (IOException e) {
+                throw new IOException("the workspace quota (--workspace-mb " + sc.workspaceMb() + ") could not be "
+                        + "set up; it needs root and a loop device (--workspace-mb 0 turns it off): "
+                        + e.getMessage(), e);
+            }
+        } else {
+            this.unmountAtClose = false;
         }
     }
 
@@ -188,10 +204,13 @@ final class SandboxRunner implements AutoCloseable {
         boolean ownWorkspace = config.externalWorkspace() == null;
         boolean keepWork = config.keepWorkspace() || restarting;
         try {
+            if (unmountAtClose && ownWorkspace) {
+                WorkspaceQuota.unmount(workspace);
+            }
             if (keepWork || !ownWorkspace) {
                 try (var entries = java.nio.file.Files.list(config.kernelDir())) {
                     for (Path p : entries.toList()) {
-                        if (!p.equals(workspace)) {
+                        if (!p.equals(workspace) && !p.equals(WorkspaceQuota.image(workspace))) {
                             SandboxLayout.deleteTree(p);
                         }
                     }

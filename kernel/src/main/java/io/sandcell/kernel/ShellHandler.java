@@ -26,9 +26,12 @@ final class ShellHandler {
     private final Supplier<ObjectNode> kernelInfo;
     private final Consumer<Message> shutdown;
     private final Supplier<List<Message>> pending;
+    private final Supplier<OutputBudget> newBudget;
 
     ShellHandler(SandboxRunner runner, Replier replier, ZMQ.Socket shell, StdinChannel stdin,
-                 Supplier<ObjectNode> kernelInfo, Consumer<Message> shutdown, Supplier<List<Message>> pending) {
+                 Supplier<ObjectNode> kernelInfo, Consumer<Message> shutdown, Supplier<List<Message>> pending,
+                 Supplier<OutputBudget> newBudget) {
+        this.newBudget = newBudget;
         this.runner = runner;
         this.replier = replier;
         this.shell = shell;
@@ -89,7 +92,12 @@ final class ShellHandler {
         DriverSession session = null;
         try {
             session = runner.await();
-            reply = session.call(request, new Sink(msg, code, silent));
+            Sink sink = new Sink(msg, code, silent);
+            try {
+                reply = session.call(request, sink);
+            } finally {
+                sink.finish();
+            }
         } catch (SandboxDiedException e) {
             runner.died(session, e.getMessage());
             reply = sandboxError(msg, "SandboxDied", "The sandbox died: " + e.getMessage()
@@ -163,16 +171,47 @@ final class ShellHandler {
         return e;
     }
 
-    /** Turns the driver's events into iopub messages whose parent is the request. */
+    /** The size of a MIME bundle's values, as published. */
+    static long size(JsonNode data) {
+        long n = 0;
+        for (JsonNode v : data) {
+            n += v.isTextual() ? v.asText().length() : v.toString().length();
+        }
+        return n;
+    }
+
+    /** Turns the driver's events into iopub messages whose parent is the request; output within the budget. */
     private final class Sink implements EventSink {
         private final Message parent;
         private final String code;
         private final boolean silent;
+        private final OutputBudget budget = newBudget.get();
 
         Sink(Message parent, String code, boolean silent) {
             this.parent = parent;
             this.code = code;
             this.silent = silent;
+        }
+
+        /** Whether output of that size may go out; publishes the notice when dropping starts. */
+        private boolean admit(long bytes) {
+            switch (budget.offer(bytes)) {
+                case PUBLISH -> {
+                    return true;
+                }
+                case DROP_AND_NOTIFY -> replier.publish("stream", parent, Json.object().put("name", "stderr")
+                        .put("text", budget.startNotice()));
+                case DROP -> { }
+            }
+            return false;
+        }
+
+        /** Publishes how much was dropped, if anything was. */
+        void finish() {
+            String summary = budget.summary();
+            if (summary != null) {
+                replier.publish("stream", parent, Json.object().put("name", "stderr").put("text", summary));
+            }
         }
 
         @Override
@@ -184,9 +223,15 @@ final class ShellHandler {
                                 .put("execution_count", in.executionCount()));
                     }
                 }
-                case DriverEvent.Stream s -> replier.publish("stream", parent,
-                        Json.object().put("name", s.name()).put("text", s.text()));
+                case DriverEvent.Stream s -> {
+                    if (admit(s.text().length())) {
+                        replier.publish("stream", parent, Json.object().put("name", s.name()).put("text", s.text()));
+                    }
+                }
                 case DriverEvent.Display d -> {
+                    if (!admit(size(d.data()))) {
+                        return;
+                    }
                     ObjectNode content = Json.object();
                     content.set("data", d.data());
                     content.set("metadata", d.metadata());

@@ -24,12 +24,14 @@ import java.util.Map;
  * @param nofile the RLIMIT_NOFILE inside
  * @param tmpMb the size of the /tmp tmpfs
  * @param shmMb the size of the /dev/shm tmpfs
+ * @param workspaceMb the size of the workspace filesystem (a loop-mounted ext4 image); 0 for a plain
+ *     directory without a quota
  * @param preload Python modules imported before the kernel reports ready
  * @param startTimeoutMs how long a sandbox may take to report ready
  */
 public record SandboxConfig(Path runsc, String platform, Path dataDir, Path rootfs, String language, int uid,
                             int memoryMb, int addressSpaceMb, double cpus, int pids, int nproc, int nofile,
-                            int tmpMb, int shmMb, List<String> preload, long startTimeoutMs) {
+                            int tmpMb, int shmMb, int workspaceMb, List<String> preload, long startTimeoutMs) {
 
     public static final int DEFAULT_UID = 61000;
 
@@ -40,7 +42,7 @@ public record SandboxConfig(Path runsc, String platform, Path dataDir, Path root
     /** The defaults: safe limits and the host's own /usr. Sandboxes never get a network. */
     public static SandboxConfig defaults(Path dataDir) {
         return new SandboxConfig(Path.of("/usr/bin/runsc"), "systrap", dataDir, Path.of("/"), "python",
-                DEFAULT_UID, 1024, 0, 1.0, 512, 64, 1024, 256, 64, List.of(), 30_000);
+                DEFAULT_UID, 1024, 0, 1.0, 512, 32, 1024, 256, 64, 1024, List.of(), 30_000);
     }
 
     /** RLIMIT_AS in MiB: the configured value, or 90% of the memory limit. */
@@ -70,6 +72,9 @@ public record SandboxConfig(Path runsc, String platform, Path dataDir, Path root
         }
         if (memoryMb < 64) {
             p.add("memory must be at least 64 MiB, not " + memoryMb);
+        }
+        if (workspaceMb != 0 && (workspaceMb < 16 || workspaceMb > 1_048_576)) {
+            p.add("workspace size must be 0 (no quota) or between 16 and 1048576 MiB, not " + workspaceMb);
         }
         if (addressSpaceMb < 0) {
             p.add("address space limit must not be negative");
@@ -117,6 +122,6 @@ public record SandboxConfig(Path runsc, String platform, Path dataDir, Path root
     public Map<String, Object> limits() {
         return Map.of("memory_mb", memoryMb, "address_space_mb", effectiveAddressSpaceMb(), "cpus", cpus,
                 "pids", pids, "nproc", nproc, "nofile", nofile, "tmp_mb", tmpMb, "shm_mb", shmMb,
-                "network", "none");
+                "workspace_mb", workspaceMb, "network", "none");
     }
 }

@@ -33,6 +33,7 @@ os.close(_null)
 _send_lock = threading.Lock()
 _STREAM_FLUSH_BYTES = 64 * 1024
 _STREAM_FLUSH_SECONDS = 0.05
+_STREAM_CHUNK_CHARS = 1 << 20
 
 
 def _log(text):
@@ -107,7 +108,9 @@ class Stream:
             text = "".join(self._parts)
             self._parts = []
             self._size = 0
-            send({"ev": "stream", "name": self.name, "text": text})
+            # one event per chunk: a huge write never becomes one huge JSON line
+            for start in range(0, len(text), _STREAM_CHUNK_CHARS):
+                send({"ev": "stream", "name": self.name, "text": text[start:start + _STREAM_CHUNK_CHARS]})
 
     def fileno(self):
         return self._fd

@@ -60,7 +60,7 @@ class OciSpecTest {
     @Test
     void invalidConfigurationListsEveryProblem(@TempDir Path data) {
         SandboxConfig bad = new SandboxConfig(Path.of("/nonexistent/runsc"), "kvmx", data, data, "ruby", 0, 1, -1,
-                0, 1, 1, 1, 0, 0, List.of("os; rm"), 10);
+                0, 1, 1, 1, 0, 0, 3, List.of("os; rm"), 10);
         List<String> problems = bad.problems();
         assertTrue(problems.size() >= 10, problems.toString());
         assertTrue(problems.contains("platform must be systrap, ptrace or kvm, not kvmx"), problems.toString());

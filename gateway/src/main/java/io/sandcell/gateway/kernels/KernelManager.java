@@ -8,6 +8,7 @@ import io.sandcell.protocol.ConnectionInfo;
 import io.sandcell.sandbox.ProcessLauncher;
 import io.sandcell.sandbox.Runsc;
 import io.sandcell.sandbox.SandboxLayout;
+import io.sandcell.sandbox.WorkspaceQuota;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.io.IOException;
@@ -116,12 +117,13 @@ public final class KernelManager implements AutoCloseable {
                         Path runsc = Path.of(baseEnv.getOrDefault("SANDCELL_RUNSC", KernelConfig.defaultRunsc()));
                         new Runsc(runsc, root, "systrap").reconcile();
                     }
+                    WorkspaceQuota.unmount(k.resolve("work"));
                     SandboxLayout.deleteTree(k);
                     cleaned++;
                 }
             }
         }
-        SandboxLayout.deleteTree(config.dataDir().resolve(TOOL_WORKSPACES));
+        removeToolWorkspaces();
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(config.runtimeDir(), "kernel-*")) {
             for (Path f : entries) {
                 Files.deleteIfExists(f);
@@ -175,6 +177,22 @@ public final class KernelManager implements AutoCloseable {
         k.start().onFailure(e -> LOG.warning("kernel " + k.id() + " failed to start: " + e.getMessage()));
         refillPool();
         return k;
+    }
+
+    /** Unmounts and removes every tool chat's workspace: at startup, and at shutdown once kernels are stopped. */
+    public void removeToolWorkspaces() throws IOException {
+        Path dir = config.dataDir().resolve(TOOL_WORKSPACES);
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+            for (Path w : entries) {
+                if (Files.isDirectory(w, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    WorkspaceQuota.remove(w);
+                }
+            }
+        }
+        SandboxLayout.deleteTree(dir);
     }
 
     /**

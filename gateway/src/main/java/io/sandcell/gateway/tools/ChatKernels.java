@@ -8,7 +8,7 @@ import io.sandcell.gateway.kernels.ManagedKernel;
 import io.sandcell.protocol.Json;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.sandcell.sandbox.SandboxLayout;
+import io.sandcell.sandbox.WorkspaceQuota;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -181,7 +181,7 @@ final class ChatKernels implements AutoCloseable {
         c.kernelIds.values().forEach(id -> stops.add(stop(id)));
         c.kernelIds.clear();
         Future.join(stops).onComplete(r -> vertx.executeBlocking(() -> {
-            SandboxLayout.deleteTree(c.workspace);
+            WorkspaceQuota.remove(c.workspace);
             return null;
         }, false).onFailure(e -> LOG.warning("removing a tool chat's workspace: " + e.getMessage())));
     }

@@ -18,6 +18,11 @@ import java.util.logging.Logger;
  * One websocket attached to one kernel. Frames from the client are held until the kernel is ready, then
  * forwarded in order; messages from the kernel are framed as the client's protocol asks. Writes happen on
  * the websocket's own event-loop context.
+ *
+ * <p>Memory per client is bounded: output (streams and displays) that arrives while the client is not
+ * keeping up (more than {@link #MAX_QUEUED} messages waiting, or the socket's write queue full) is dropped,
+ * and once the queue drains the client gets a stderr notice saying how many messages were lost. Status
+ * messages, replies, results and errors are never dropped.
  */
 final class ClientConnection implements KernelClient {
     private static final Logger LOG = Logger.getLogger(ClientConnection.class.getName());
@@ -28,7 +33,14 @@ final class ClientConnection implements KernelClient {
     private final String session;
     private final boolean v1;
     private final int maxOutgoing;
+    /** Output messages waiting for the event loop beyond which more output is dropped. */
+    static final int MAX_QUEUED = 1000;
+    /** The socket's write queue, bytes. */
+    static final int WRITE_QUEUE_BYTES = 8 << 20;
     private final List<WsFrames.Incoming> held = new ArrayList<>();
+    private final java.util.concurrent.atomic.AtomicInteger queued = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong dropped = new java.util.concurrent.atomic.AtomicLong();
+    private volatile Message lastDropped;
     private boolean ready;
     private boolean closed;
 
@@ -47,6 +59,8 @@ final class ClientConnection implements KernelClient {
     }
 
     void start() {
+        ws.setWriteQueueMaxSize(WRITE_QUEUE_BYTES);
+        ws.drainHandler(v -> reportDropped());
         ws.textMessageHandler(this::onText);
         ws.binaryMessageHandler(this::onBinary);
         ws.closeHandler(v -> onClosed());
@@ -94,7 +108,48 @@ final class ClientConnection implements KernelClient {
 
     @Override
     public void deliver(Channel channel, Message message) {
-        context.runOnContext(v -> write(channel, message));
+        boolean droppable = droppable(channel, message);
+        if (droppable && queued.get() >= MAX_QUEUED) {
+            drop(message);
+            return;
+        }
+        queued.incrementAndGet();
+        context.runOnContext(v -> {
+            queued.decrementAndGet();
+            if (droppable && ws.writeQueueFull()) {
+                drop(message);
+                return;
+            }
+            reportDropped(); // before this message: the client may stop reading at the next idle
+            write(channel, message);
+        });
+    }
+
+    /** Output that may be dropped under pressure: streams and displays, never status, replies or errors. */
+    static boolean droppable(Channel channel, Message message) {
+        return channel == Channel.IOPUB && switch (message.msgType()) {
+            case "stream", "display_data", "update_display_data", "clear_output" -> true;
+            default -> false;
+        };
+    }
+
+    private void drop(Message message) {
+        dropped.incrementAndGet();
+        lastDropped = message;
+    }
+
+    /** Tells the client how many output messages it lost, once there is room again. Event loop only. */
+    private void reportDropped() {
+        long n = dropped.getAndSet(0);
+        Message last = lastDropped;
+        if (n == 0 || last == null || closed) {
+            return;
+        }
+        String text = "\n[sandcell] " + n + " output message(s) were dropped because this client was not reading "
+                + "them fast enough.\n";
+        write(Channel.IOPUB, new Message(List.of(), Header.create("stream", last.session(), "gateway").toJson(),
+                last.parentHeader(), Json.object(), Json.object().put("name", "stderr").put("text", text),
+                List.of()));
     }
 
     private void write(Channel channel, Message message) {

@@ -1,0 +1,95 @@
+package io.sandcell.sandbox;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A size limit for a workspace: the directory becomes the mount point of an ext4 filesystem in a sparse image
+ * file beside it ({@code <workspace>.img}), so a cell that fills it gets ENOSPC and the host disk keeps its
+ * space. The image outlives the mount: mounting again (a restarted kernel) finds the same files.
+ * Needs root and a free loop device.
+ */
+public final class WorkspaceQuota {
+    private WorkspaceQuota() {}
+
+    /** The image file of a workspace. */
+    public static Path image(Path workspace) {
+        return workspace.resolveSibling(workspace.getFileName() + ".img");
+    }
+
+    /** Whether the directory is a mount point (its device differs from its parent's). */
+    public static boolean mounted(Path dir) throws IOException {
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return false;
+        }
+        Object own = Files.getAttribute(dir, "unix:dev", LinkOption.NOFOLLOW_LINKS);
+        Object parent = Files.getAttribute(dir.getParent(), "unix:dev", LinkOption.NOFOLLOW_LINKS);
+        return !own.equals(parent);
+    }
+
+    /**
+     * Mounts the workspace's image at the workspace, creating the image (sizeMb, root owned by uid) first if
+     * there is none. Does nothing when the workspace is already a mount point (another kernel of the same
+     * owner mounted it).
+     *
+     * @return true if this call mounted it
+     * @throws IOException when a command fails; its output is in the message
+     */
+    public static boolean mount(Path workspace, int sizeMb, int uid) throws IOException {
+        Files.createDirectories(workspace);
+        if (mounted(workspace)) {
+            return false;
+        }
+        Path image = image(workspace);
+        if (!Files.exists(image)) {
+            Path fresh = image.resolveSibling(image.getFileName() + ".new");
+            Files.deleteIfExists(fresh);
+            try (var f = new java.io.RandomAccessFile(fresh.toFile(), "rw")) {
+                f.setLength((long) sizeMb << 20);
+            }
+            run(List.of("mkfs.ext4", "-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1,root_owner="
+                    + uid + ":" + uid, fresh.toString()));
+            Files.move(fresh, image);
+        }
+        run(List.of("mount", "-o", "loop,nosuid,nodev", image.toString(), workspace.toString()));
+        Files.deleteIfExists(workspace.resolve("lost+found"));
+        return true;
+    }
+
+    /** Detaches the workspace's filesystem if it is mounted (lazily: open files keep working until closed). */
+    public static void unmount(Path workspace) throws IOException {
+        if (mounted(workspace)) {
+            run(List.of("umount", "-l", workspace.toString()));
+        }
+    }
+
+    /** Unmounts a workspace if needed, then removes it and its image. */
+    public static void remove(Path workspace) throws IOException {
+        unmount(workspace);
+        SandboxLayout.deleteTree(workspace);
+        Files.deleteIfExists(image(workspace));
+    }
+
+    private static void run(List<String> cmd) throws IOException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        try {
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IOException(cmd.get(0) + " timed out");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            p.destroyForcibly();
+            throw new IOException(cmd.get(0) + " interrupted");
+        }
+        if (p.exitValue() != 0) {
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            throw new IOException(String.join(" ", cmd) + " failed (" + p.exitValue() + "): " + out);
+        }
+    }
+}
