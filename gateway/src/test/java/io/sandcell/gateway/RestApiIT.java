@@ -97,6 +97,8 @@ class RestApiIT {
                 "# TYPE sandcell_kernel_starts_total counter"), metrics);
         assertTrue(metrics.lines().anyMatch(l -> l.matches("sandcell_kernel_starts_total\\{source=\"cold\"} [1-9]\\d*")),
                 metrics);
+        assertTrue(metrics.lines().anyMatch(l -> l.matches("sandcell_kernel_start_duration_seconds_count [2-9]")),
+                "the start and the restart are timed: " + metrics);
         assertEquals(204, gw.call("DELETE", "api/kernels/" + id, null).statusCode());
         assertError(gw.call("GET", "api/kernels/" + id, null), 404, "Kernel does not exist");
         assertError(gw.call("DELETE", "api/kernels/" + id, null), 404, "Kernel does not exist");

@@ -70,6 +70,9 @@ class ToolServerIT {
                     .build(), HttpResponse.BodyHandlers.ofString());
             assertEquals(200, r.statusCode(), r.body());
             assertEquals(1, GatewayFixture.json(gw.call("GET", "api/kernels", null)).size());
+            String metrics = gw.call("GET", "metrics", null).body();
+            assertTrue(metrics.contains("\nsandcell_execute_duration_seconds_count 1\n")
+                    && metrics.contains("sandcell_execute_duration_seconds_bucket{le=\"+Inf\"} 1"), metrics);
             long deadline = System.currentTimeMillis() + 30_000;
             while (GatewayFixture.json(gw.call("GET", "api/kernels", null)).size() > 0
                     && System.currentTimeMillis() < deadline) {

@@ -45,7 +45,6 @@ public final class KernelServer implements AutoCloseable {
     private final CountDownLatch shutdown = new CountDownLatch(1);
     private final List<Thread> threads = new ArrayList<>();
     private volatile boolean stopping;
-    private volatile boolean restarting;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
     public KernelServer(KernelConfig config, ConnectionInfo conn) throws java.io.IOException {
@@ -204,7 +203,6 @@ public final class KernelServer implements AutoCloseable {
         replier.reply(socket, msg, "shutdown_reply", content);
         replier.publish("shutdown_reply", msg, content.deepCopy());
         replier.status("idle", msg);
-        restarting = restart;
         stopping = true;
         shutdown.countDown();
     }
@@ -264,7 +262,7 @@ public final class KernelServer implements AutoCloseable {
             return;
         }
         stopping = true;
-        runner.close(restarting);
+        runner.close();
         replier.closeIopub();
         ctx.term();
         for (Thread t : threads) {

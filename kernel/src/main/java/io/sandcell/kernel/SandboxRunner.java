@@ -180,17 +180,13 @@ final class SandboxRunner implements AutoCloseable {
         current = null;
     }
 
-    @Override
-    public void close() {
-        close(false);
-    }
-
     /**
-     * Stops the sandbox and removes the kernel's directory. The workspace stays when it is external, when
-     * {@code --keep-workspace} is set, or when the kernel is shutting down to be restarted (the new process
-     * mounts the same files, as a restarted Jupyter kernel still sees its files).
+     * Stops the sandbox and removes the kernel's directory. The workspace stays when {@code --keep-workspace}
+     * is set, and an external one always stays (its owner removes it); for an external workspace a restart
+     * also keeps it mounted, so the new process finds the same files.
      */
-    synchronized void close(boolean restarting) {
+    @Override
+    public synchronized void close() {
         if (closed) {
             return;
         }
@@ -202,7 +198,7 @@ final class SandboxRunner implements AutoCloseable {
             LOG.warning("cleaning up sandboxes: " + e.getMessage());
         }
         boolean ownWorkspace = config.externalWorkspace() == null;
-        boolean keepWork = config.keepWorkspace() || restarting;
+        boolean keepWork = config.keepWorkspace();
         try {
             if (unmountAtClose && ownWorkspace) {
                 WorkspaceQuota.unmount(workspace);

@@ -95,6 +95,24 @@ class KernelLifecycleIT {
         assertEquals(List.of(), running);
         TestEnv.Result ps = TestEnv.run(List.of("ps", "-eo", "args"), Map.of(), tmp, 30, null);
         assertTrue(ps.output().lines().noneMatch(l -> l.contains(data.toString())), ps.output());
+
+        // the killed kernel could not unmount its workspace; the next start of that kernel id cleans up
+        assertTrue(mounts().contains(data.resolve("kernels/lifecycle/work").toString()), mounts());
+        Process again = pb.start();
+        try (ZMQ.Context ctx = ZMQ.context(1); ZMQ.Socket control = ctx.socket(SocketType.DEALER)) {
+            control.setLinger(0);
+            control.connect(conn.endpoint(conn.controlPort()));
+            WireCodec codec = new WireCodec(conn.signer(), null);
+            assertNotNull(request(control, codec, "kernel_info_request", Json.object(), 30_000));
+            assertNotNull(request(control, codec, "shutdown_request", Json.object().put("restart", false), 30_000));
+        }
+        assertTrue(again.waitFor(30, java.util.concurrent.TimeUnit.SECONDS));
+        assertTrue(!mounts().contains(data.toString()), mounts());
+        assertTrue(!Files.exists(data.resolve("kernels/lifecycle")), "the kernel directory is removed");
+    }
+
+    private static String mounts() throws Exception {
+        return Files.readString(Path.of("/proc/self/mounts"));
     }
 
     @Test

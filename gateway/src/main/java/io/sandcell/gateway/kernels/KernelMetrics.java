@@ -15,6 +15,42 @@ final class KernelMetrics {
     final LongAdder culled = new LongAdder();
     final LongAdder deaths = new LongAdder();
     final LongAdder executions = new LongAdder();
+    final Histogram executeSeconds = new Histogram(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+            10, 30, 60, 300);
+    final Histogram startSeconds = new Histogram(0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60);
+
+    /** A Prometheus histogram: cumulative buckets, sum and count. Thread-safe. */
+    static final class Histogram {
+        private final double[] bounds;
+        private final long[] counts;
+        private double sum;
+        private long count;
+
+        Histogram(double... bounds) {
+            this.bounds = bounds;
+            this.counts = new long[bounds.length];
+        }
+
+        synchronized void observe(double value) {
+            for (int i = 0; i < bounds.length; i++) {
+                if (value <= bounds[i]) {
+                    counts[i]++;
+                }
+            }
+            sum += value;
+            count++;
+        }
+
+        synchronized void write(StringBuilder b, String name, String help) {
+            header(b, name, "histogram", help);
+            for (int i = 0; i < bounds.length; i++) {
+                b.append(name).append("_bucket{le=\"").append(bounds[i]).append("\"} ").append(counts[i]).append('\n');
+            }
+            b.append(name).append("_bucket{le=\"+Inf\"} ").append(count).append('\n');
+            b.append(name).append("_sum ").append(sum).append('\n');
+            b.append(name).append("_count ").append(count).append('\n');
+        }
+    }
 
     String text(List<ManagedKernel> kernels, int poolReady) {
         Map<KernelState, Integer> byState = new EnumMap<>(KernelState.class);
@@ -38,6 +74,10 @@ final class KernelMetrics {
         counter(b, "sandcell_kernels_culled_total", "Idle kernels shut down by the culler.", culled.sum());
         counter(b, "sandcell_kernel_deaths_total", "Kernels that died (process exit, failed start).", deaths.sum());
         counter(b, "sandcell_executions_total", "execute_request messages sent to kernels.", executions.sum());
+        executeSeconds.write(b, "sandcell_execute_duration_seconds",
+                "From a client's execute_request to the kernel's execute_reply.");
+        startSeconds.write(b, "sandcell_kernel_start_duration_seconds",
+                "From launching a kernel process to the kernel answering on shell and iopub.");
         return b.toString();
     }
 

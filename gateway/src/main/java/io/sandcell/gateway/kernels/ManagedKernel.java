@@ -61,6 +61,9 @@ public final class ManagedKernel implements KernelChannels.Listener {
     private volatile boolean sawReply;
     private volatile boolean sawIopub;
     private volatile boolean stopping;
+    /** When each client's execute_request was sent, by msg_id, until its reply. */
+    private final Map<String, Long> executeSent = new ConcurrentHashMap<>();
+    private volatile long launchedNanos;
 
     ManagedKernel(String id, KernelSpec spec, Vertx vertx, ZMQ.Context zmq, ConnectionInfo conn, Path runtimeDir,
                   Map<String, String> env, ProcessLauncher launcher, int offlineLimit, long startTimeoutMs,
@@ -138,6 +141,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
         pb.environment().putAll(env);
         sawReply = false;
         sawIopub = false;
+        launchedNanos = System.nanoTime();
         Process proc = launcher.start(pb);
         process = proc;
         proc.onExit().thenAccept(this::exited);
@@ -175,7 +179,9 @@ public final class ManagedKernel implements KernelChannels.Listener {
         if (state == KernelState.STARTING || state == KernelState.RESTARTING) {
             state = KernelState.IDLE;
         }
-        p.tryComplete();
+        if (p.tryComplete()) {
+            metrics.startSeconds.observe((System.nanoTime() - launchedNanos) / 1e9);
+        }
     }
 
     /** Marks a pooled kernel as handed to a client: its idle time starts now. */
@@ -252,6 +258,12 @@ public final class ManagedKernel implements KernelChannels.Listener {
             }
             return;
         }
+        if ("execute_reply".equals(message.msgType())) {
+            Long sent = executeSent.remove(message.parentHeader().path("msg_id").asText());
+            if (sent != null) {
+                metrics.executeSeconds.observe((System.nanoTime() - sent) / 1e9);
+            }
+        }
         KernelClient c = clients.get(session);
         if (c != null) {
             c.deliver(channel, message);
@@ -324,6 +336,9 @@ public final class ManagedKernel implements KernelChannels.Listener {
         lastActivity = Instant.now();
         if ("execute_request".equals(message.msgType())) {
             metrics.executions.increment();
+            if (executeSent.size() < 10_000) {
+                executeSent.put(message.msgId(), System.nanoTime());
+            }
         }
         channels.send(client.session(), channel, message);
     }
