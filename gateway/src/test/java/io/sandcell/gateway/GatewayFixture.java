@@ -101,10 +101,12 @@ final class GatewayFixture implements AutoCloseable {
         final List<ByteBuffer> binary = new ArrayList<>();
         WebSocket socket;
         volatile Integer closeCode;
+        /** A slow client: reads one frame, then nothing until {@code socket.request(n)}. */
+        boolean paused;
 
         @Override
         public void onOpen(WebSocket ws) {
-            ws.request(Long.MAX_VALUE);
+            ws.request(paused ? 1 : Long.MAX_VALUE);
         }
 
         @Override
@@ -153,7 +155,12 @@ final class GatewayFixture implements AutoCloseable {
     }
 
     Ws connect(String kernelId, String query, String subprotocol) {
+        return connect(kernelId, query, subprotocol, false);
+    }
+
+    Ws connect(String kernelId, String query, String subprotocol, boolean paused) {
         Ws ws = new Ws();
+        ws.paused = paused;
         WebSocket.Builder b = http.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(30));
         if (subprotocol != null) {
             b.subprotocols(subprotocol);

@@ -219,4 +219,31 @@ class WebSocketIT {
             f = ws.next(30);
         } while (!"__closed__".equals(f));
     }
+
+    @Test
+    void aClientThatDoesNotReadLosesOutputNotTheGatewaysMemory(@TempDir Path data) throws Exception {
+        // the kernel's own output limits out of the way, so that the gateway's are what is tested
+        try (GatewayFixture fast = new GatewayFixture(data, java.util.Map.of("SANDCELL_OUTPUT_RATE_KB", "1048576",
+                "SANDCELL_MAX_OUTPUT_MB", "4096"))) {
+            slowClient(fast);
+        }
+    }
+
+    private static void slowClient(GatewayFixture gw) throws Exception {
+        String id = gw.startKernel();
+        GatewayFixture.Ws ws = gw.connect(id, null, null, true);
+        String msgId = UUID.randomUUID().toString();
+        ws.sendText(GatewayFixture.executeRequest(msgId, "for i in range(60_000):\n    print('x' * 1000)\n"
+                + "print('end of output')"));
+        Thread.sleep(15_000); // the kernel publishes ~60 MB meanwhile; the socket is not read
+        ws.socket.request(Long.MAX_VALUE);
+        List<JsonNode> msgs = GatewayFixture.untilIdle(ws, msgId, 120);
+        String stderr = msgs.stream().filter(m -> "stderr".equals(m.at("/content/name").asText()))
+                .map(m -> m.at("/content/text").asText()).reduce("", String::concat);
+        assertTrue(stderr.contains("were dropped because this client was not reading them fast enough"), stderr);
+        assertTrue(msgs.stream().anyMatch(m -> "execute_input".equals(m.path("msg_type").asText())),
+                "execute_input, statuses and replies are never dropped");
+        long stdoutBytes = GatewayFixture.stdout(msgs).length();
+        assertTrue(stdoutBytes < 60_000_000L, "some output was dropped: " + stdoutBytes);
+    }
 }

@@ -5,8 +5,8 @@ import java.util.function.LongSupplier;
 /**
  * How much output one cell may publish: a total cap, and a rate (a token bucket holding up to
  * {@link #BURST_SECONDS} seconds of it). Output past either is dropped, never queued, so a cell that prints
- * without end costs the kernel, the gateway and the client bounded memory. The cell is told once when
- * dropping starts and, at its end, how much was dropped.
+ * without end costs the kernel, the gateway and the client bounded memory. The cell is told the first time
+ * output is dropped and, at its end, how much was dropped in all.
  */
 final class OutputBudget {
     static final int BURST_SECONDS = 4;
@@ -19,7 +19,7 @@ final class OutputBudget {
     private long lastNanos;
     private long droppedBytes;
     private long droppedMessages;
-    private boolean dropping;
+    private boolean notified;
     private boolean capReached;
 
     /** What to do with one piece of output. */
@@ -40,15 +40,14 @@ final class OutputBudget {
         if (total + bytes <= maxBytes && tokens >= bytes) {
             tokens -= bytes;
             total += bytes;
-            dropping = false;
             return Verdict.PUBLISH;
         }
         droppedBytes += bytes;
         droppedMessages++;
-        if (dropping) {
+        if (notified) {
             return Verdict.DROP;
         }
-        dropping = true;
+        notified = true;
         capReached = total + bytes > maxBytes;
         return Verdict.DROP_AND_NOTIFY;
     }
@@ -59,7 +58,7 @@ final class OutputBudget {
                 ? "\n[sandcell] this cell reached its output limit of " + maxBytes + " bytes "
                 + "(--max-output-mb); further output is dropped.\n"
                 : "\n[sandcell] output is arriving faster than " + ratePerSecond + " bytes/s "
-                + "(--output-rate-kb); output is dropped until it slows down.\n";
+                + "(--output-rate-kb); output is dropped whenever it is faster.\n";
     }
 
     /** The closing summary, or null when nothing was dropped. */

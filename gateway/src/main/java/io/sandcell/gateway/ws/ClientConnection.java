@@ -12,6 +12,8 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Logger;
 
 /**
@@ -38,8 +40,8 @@ final class ClientConnection implements KernelClient {
     /** The socket's write queue, bytes. */
     static final int WRITE_QUEUE_BYTES = 8 << 20;
     private final List<WsFrames.Incoming> held = new ArrayList<>();
-    private final java.util.concurrent.atomic.AtomicInteger queued = new java.util.concurrent.atomic.AtomicInteger();
-    private final java.util.concurrent.atomic.AtomicLong dropped = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicInteger queued = new AtomicInteger();
+    private final AtomicLong dropped = new AtomicLong();
     private volatile Message lastDropped;
     private boolean ready;
     private boolean closed;
