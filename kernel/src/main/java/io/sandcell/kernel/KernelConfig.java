@@ -23,9 +23,11 @@ import java.util.regex.Pattern;
  *     by the kernel; null for the kernel's own
  * @param maxOutputBytes the most output (streams and displays) one cell may publish
  * @param outputRateBytes the sustained output rate one cell may publish, bytes per second
+ * @param cellTimeoutSeconds a cell's wall-clock limit (interrupt, then kill the sandbox); 0 for none
  */
 public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig sandbox, boolean keepWorkspace,
-                           Path externalWorkspace, long maxOutputBytes, long outputRateBytes) {
+                           Path externalWorkspace, long maxOutputBytes, long outputRateBytes,
+                           int cellTimeoutSeconds) {
 
     private static final Pattern KERNEL_FILE = Pattern.compile("kernel-([A-Za-z0-9-]+)\\.json");
 
@@ -62,6 +64,9 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
                         "output (streams and displays) one cell may publish, MiB; more is dropped with a notice"),
                 Spec.value("--output-rate-kb", "SANDCELL_OUTPUT_RATE_KB", "2048",
                         "sustained output rate per cell, KiB/s (bursts of 4 s allowed); faster output is dropped"),
+                Spec.value("--cell-timeout", "SANDCELL_CELL_TIMEOUT", "3600",
+                        "wall-clock seconds a cell may run: then it is interrupted, and 5 s later the sandbox is "
+                                + "killed and restarted; 0 for no limit"),
                 Spec.value("--workspace", "SANDCELL_WORKSPACE", "",
                         "a host directory to mount at /mnt/data, kept after shutdown (default: the kernel's own, "
                                 + "removed at shutdown)"),
@@ -123,8 +128,12 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
         if (rate < 16) {
             throw new UsageException("--output-rate-kb must be at least 16, not " + rate);
         }
+        int cellTimeout = p.integer("--cell-timeout");
+        if (cellTimeout < 0) {
+            throw new UsageException("--cell-timeout must not be negative");
+        }
         return new KernelConfig(conn, id, sandbox, p.bool("--keep-workspace"), workspace, maxOutput << 20,
-                rate << 10);
+                rate << 10, cellTimeout);
     }
 
     public static KernelConfig parse(String[] args, Map<String, String> env) throws UsageException {

@@ -60,7 +60,7 @@ public final class KernelServer implements AutoCloseable {
         this.stdin = new StdinChannel(ctx, stdinSocket, codec, replier, config.kernelId());
         this.shellHandler = new ShellHandler(runner, replier, shell, stdin, this::kernelInfo, this::shutdownRequest,
                 this::drainShell, () -> new OutputBudget(config.maxOutputBytes(), config.outputRateBytes(),
-                        System::nanoTime));
+                        System::nanoTime), config.cellTimeoutSeconds() * 1000L);
     }
 
     private ZMQ.Socket bind(SocketType type, ConnectionInfo conn, Channel channel) {
@@ -112,6 +112,7 @@ public final class KernelServer implements AutoCloseable {
         ObjectNode limits = (ObjectNode) info.path("sandbox").path("limits");
         limits.put("max_output_mb", config.maxOutputBytes() >> 20);
         limits.put("output_rate_kb", config.outputRateBytes() >> 10);
+        limits.put("cell_timeout_s", config.cellTimeoutSeconds());
         return info;
     }
 

@@ -10,6 +10,10 @@ import io.sandcell.protocol.Json;
 import io.sandcell.protocol.Message;
 import io.sandcell.sandbox.SandboxException;
 import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.zeromq.ZMQ;
@@ -27,11 +31,17 @@ final class ShellHandler {
     private final Consumer<Message> shutdown;
     private final Supplier<List<Message>> pending;
     private final Supplier<OutputBudget> newBudget;
+    private final long cellTimeoutMs;
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r ->
+            Thread.ofPlatform().daemon().name("cell-timer").unstarted(r));
+    /** How long a cell may take to stop after the wall-clock interrupt before its sandbox is killed. */
+    static final long KILL_GRACE_MS = 5_000;
 
     ShellHandler(SandboxRunner runner, Replier replier, ZMQ.Socket shell, StdinChannel stdin,
                  Supplier<ObjectNode> kernelInfo, Consumer<Message> shutdown, Supplier<List<Message>> pending,
-                 Supplier<OutputBudget> newBudget) {
+                 Supplier<OutputBudget> newBudget, long cellTimeoutMs) {
         this.newBudget = newBudget;
+        this.cellTimeoutMs = cellTimeoutMs;
         this.runner = runner;
         this.replier = replier;
         this.shell = shell;
@@ -93,9 +103,11 @@ final class ShellHandler {
         try {
             session = runner.await();
             Sink sink = new Sink(msg, code, silent);
+            List<ScheduledFuture<?>> limits = wallClock(msg, session);
             try {
                 reply = session.call(request, sink);
             } finally {
+                limits.forEach(f -> f.cancel(false));
                 sink.finish();
             }
         } catch (SandboxDiedException e) {
@@ -112,6 +124,23 @@ final class ShellHandler {
         if ("error".equals(reply.path("status").asText()) && c.path("stop_on_error").asBoolean(true)) {
             abortQueued();
         }
+    }
+
+    /** Schedules the cell's wall-clock limit: an interrupt at the limit, a kill of the sandbox 5 s later. */
+    private List<ScheduledFuture<?>> wallClock(Message msg, DriverSession session) {
+        if (cellTimeoutMs <= 0) {
+            return List.of();
+        }
+        long seconds = cellTimeoutMs / 1000;
+        ScheduledFuture<?> interrupt = timer.schedule(() -> {
+            replier.publish("stream", msg, Json.object().put("name", "stderr").put("text", "\n[sandcell] the cell "
+                    + "reached its wall-clock limit of " + seconds + " s (--cell-timeout) and is interrupted.\n"));
+            runner.interrupt();
+        }, cellTimeoutMs, TimeUnit.MILLISECONDS);
+        ScheduledFuture<?> kill = timer.schedule(() -> session.sandbox().kill("the cell ran past its wall-clock "
+                + "limit of " + seconds + " s and did not stop when interrupted, so the sandbox was killed"),
+                cellTimeoutMs + KILL_GRACE_MS, TimeUnit.MILLISECONDS);
+        return List.of(interrupt, kill);
     }
 
     private ObjectNode sandboxError(Message parent, String ename, String evalue) {

@@ -37,6 +37,7 @@ public final class Sandbox implements AutoCloseable {
     private final Path log;
     private volatile State state = State.NEW;
     private volatile boolean killedByUs;
+    private volatile String killReason;
     private Process process;
     private OutputStream stdin;
     private InputStream stdout;
@@ -120,6 +121,12 @@ public final class Sandbox implements AutoCloseable {
 
     /** Kills the sandbox at once; its output pipe then reports end of file. */
     public void kill() {
+        kill(null);
+    }
+
+    /** Kills the sandbox at once, giving the reason its death cause will report. */
+    public void kill(String reason) {
+        killReason = reason;
         killedByUs = true;
         try {
             runsc.kill(id, "KILL");
@@ -155,7 +162,7 @@ public final class Sandbox implements AutoCloseable {
             return "the gVisor sentry panicked (see " + log + ")";
         }
         if (killedByUs) {
-            return "the sandbox was killed by the kernel";
+            return killReason != null ? killReason : "the sandbox was killed by the kernel";
         }
         if (exit == null) {
             return "the sandbox closed its output";

@@ -34,6 +34,10 @@ class KernelClientsIT {
         r = TestEnv.run(List.of(TestEnv.java(), "-jar", TestEnv.kernelJar().toString(), "install",
                 "--prefix", tmp.resolve("prefix").toString(), "--language", "bash"), Map.of(), tmp, 60, null);
         assertEquals(0, r.exit(), r.output());
+        r = TestEnv.run(List.of(TestEnv.java(), "-jar", TestEnv.kernelJar().toString(), "install",
+                "--prefix", tmp.resolve("prefix").toString(), "--name", "sandcell-timeout", "--",
+                "--cell-timeout", "3"), Map.of(), tmp, 60, null);
+        assertEquals(0, r.exit(), r.output());
         Path spec = tmp.resolve("prefix/share/jupyter/kernels/sandcell-python/kernel.json");
         assertTrue(Files.readString(spec).contains(TestEnv.kernelJar().toString()));
         env = Map.of("JUPYTER_PATH", tmp.resolve("prefix/share/jupyter").toString(),
@@ -72,6 +76,13 @@ class KernelClientsIT {
         TestEnv.Result r = python("bash_kernel.py");
         assertEquals(0, r.exit(), r.output());
         assertEquals(8, r.passes(), r.output());
+    }
+
+    @Test
+    void cellWallClockLimit() throws Exception {
+        TestEnv.Result r = python("cell_timeout.py", "sandcell-timeout");
+        assertEquals(0, r.exit(), r.output());
+        assertEquals(2, r.passes(), r.output());
     }
 
     @Test
