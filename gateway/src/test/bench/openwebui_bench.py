@@ -3,6 +3,10 @@ execute_request, reads until idle and deletes the kernel (exactly the Open WebUI
 server and workload, the ratios against the first server (the peer), and writes JSON.
 
 usage: openwebui_bench.py OUT.json CALLS NAME=URL|TOKEN [NAME=URL|TOKEN ...]
+       openwebui_bench.py --first OUT.json NAME=URL|TOKEN [...]   one call per server, right after startup
+       openwebui_bench.py --more OUT.json NAME=URL|PIDPATTERN|TOKEN [...]
+           execute round trips, calls at concurrency 4, sustained calls/s over 60 s, and memory per idle kernel
+           with 20 kernels alive (PSS of every process whose command line contains PIDPATTERN)
 BENCH_PAUSE (seconds, default 0.2) is the pause between calls.
 """
 import asyncio
@@ -29,7 +33,7 @@ async def call(base, token, code):
             kernel = (await r.json())["id"]
         try:
             url = base.replace("http", "ws", 1) + "api/kernels/%s/channels?token=%s" % (kernel, token)
-            async with websockets.connect(url, max_size=2 ** 20) as ws:
+            async with websockets.connect(url, max_size=2 ** 20, open_timeout=120) as ws:
                 msg_id = uuid.uuid4().hex
                 await ws.send(json.dumps({
                     "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "user",
@@ -58,7 +62,145 @@ def pct(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
+def ws_url(base, kernel, token):
+    return base.replace("http", "ws", 1) + "api/kernels/%s/channels?token=%s" % (kernel, token)
+
+
+def execute_msg(code):
+    msg_id = uuid.uuid4().hex
+    return msg_id, json.dumps({
+        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "user",
+                   "session": uuid.uuid4().hex, "date": "", "version": "5.3"},
+        "parent_header": {}, "metadata": {},
+        "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                    "allow_stdin": False, "stop_on_error": True}, "channel": "shell"})
+
+
+async def until_idle(ws, msg_id):
+    while True:
+        m = json.loads(await asyncio.wait_for(ws.recv(), 120))
+        if (m.get("parent_header", {}).get("msg_id") == msg_id and m["msg_type"] == "status"
+                and m["content"]["execution_state"] == "idle"):
+            return
+
+
+async def round_trips(base, token, n):
+    async with aiohttp.ClientSession() as http:
+        async with http.post(base + "api/kernels", params={"token": token}) as r:
+            kernel = (await r.json())["id"]
+        try:
+            async with websockets.connect(ws_url(base, kernel, token), max_size=2 ** 20, open_timeout=120) as ws:
+                for code in ("x = 0", "x = x + 1"):
+                    msg_id, text = execute_msg(code)
+                    await ws.send(text)
+                    await until_idle(ws, msg_id)
+                times = []
+                for _ in range(n):
+                    msg_id, text = execute_msg("x = x + 1")
+                    t = time.perf_counter()
+                    await ws.send(text)
+                    await until_idle(ws, msg_id)
+                    times.append((time.perf_counter() - t) * 1000)
+                return times
+        finally:
+            async with http.delete(base + "api/kernels/" + kernel, params={"token": token}):
+                pass
+
+
+async def concurrent_calls(base, token, code, workers, calls=None, seconds=None):
+    times = []
+    deadline = time.perf_counter() + seconds if seconds else None
+    left = [calls or 0]
+
+    async def worker():
+        while (deadline and time.perf_counter() < deadline) or (not deadline and left[0] > 0):
+            left[0] -= 1
+            t = time.perf_counter()
+            await call(base, token, code)
+            times.append((time.perf_counter() - t) * 1000)
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return times, time.perf_counter() - started
+
+
+def pss_kb(pattern):
+    import os
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if pattern.encode() not in f.read():
+                    continue
+            with open("/proc/%s/smaps_rollup" % pid) as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+async def memory_per_kernel(base, token, pattern, n=20):
+    before = pss_kb(pattern)
+    kernels = []
+    async with aiohttp.ClientSession() as http:
+        for _ in range(n):
+            async with http.post(base + "api/kernels", params={"token": token}) as r:
+                kernels.append((await r.json())["id"])
+        for kernel in kernels:  # every kernel with the libraries imported, then idle
+            async with websockets.connect(ws_url(base, kernel, token), max_size=2 ** 20, open_timeout=120) as ws:
+                msg_id, text = execute_msg("import numpy, pandas, matplotlib.pyplot")
+                await ws.send(text)
+                await until_idle(ws, msg_id)
+        await asyncio.sleep(5)
+        after = pss_kb(pattern)
+        for kernel in kernels:
+            async with http.delete(base + "api/kernels/" + kernel, params={"token": token}):
+                pass
+    return (after - before) / n / 1024
+
+
+async def more(out, servers):
+    results = {}
+    for name, url, pattern, token in servers:
+        r = results.setdefault(name, {})
+        times = await round_trips(url, token, 1000)
+        r["rtt_p50_ms"], r["rtt_p99_ms"] = round(statistics.median(times), 2), round(pct(times, 99), 2)
+        times, _ = await concurrent_calls(url, token, WORKLOADS["print"], 4, calls=40)
+        r["c4_print_p50_ms"], r["c4_print_p95_ms"] = round(statistics.median(times), 1), round(pct(times, 95), 1)
+        times, took = await concurrent_calls(url, token, WORKLOADS["print+plot"], 4, seconds=60)
+        r["sustained_calls_per_s"] = round(len(times) / took, 2)
+        r["idle_kernel_pss_mb"] = round(await memory_per_kernel(url, token, pattern), 1)
+        print(name, r, flush=True)
+    names = list(results)
+    print("%-26s" % "metric" + "".join("%28s" % n for n in names) + "%14s" % "ratio")
+    for metric in results[names[0]]:
+        values = [results[n][metric] for n in names]
+        better_high = metric.startswith("sustained")
+        ratio = (values[-1] / values[0]) if better_high else (values[0] / values[-1] if values[-1] else 0)
+        print("%-26s" % metric + "".join("%28s" % v for v in values) + "%13.2fx" % ratio)
+    with open(out, "w") as f:
+        json.dump(results, f, indent=1)
+
+
+async def first(out, servers):
+    results = {}
+    for name, url, token in servers:
+        t = time.perf_counter()
+        await call(url, token, WORKLOADS["print"])
+        results[name] = {"first_call_ms": round((time.perf_counter() - t) * 1000, 1)}
+        print(name, results[name], flush=True)
+    with open(out, "w") as f:
+        json.dump(results, f, indent=1)
+
+
 async def main():
+    if sys.argv[1] == "--first":
+        return await first(sys.argv[2], [(a.split("=", 1)[0], *a.split("=", 1)[1].split("|")) for a in sys.argv[3:]])
+    if sys.argv[1] == "--more":
+        return await more(sys.argv[2], [(a.split("=", 1)[0], *a.split("=", 1)[1].split("|")) for a in sys.argv[3:]])
     out, calls = sys.argv[1], int(sys.argv[2])
     servers = []
     for arg in sys.argv[3:]:

@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -15,6 +16,8 @@ import java.util.concurrent.TimeUnit;
  * Needs root and a free loop device.
  */
 public final class WorkspaceQuota {
+    static final int MOUNT_ATTEMPTS = 6;
+
     private WorkspaceQuota() {}
 
     /** The image file of a workspace. */
@@ -56,9 +59,47 @@ public final class WorkspaceQuota {
                     + uid + ":" + uid, fresh.toString()));
             Files.move(fresh, image);
         }
-        run(List.of("mount", "-o", "loop,nosuid,nodev", image.toString(), workspace.toString()));
-        Files.deleteIfExists(workspace.resolve("lost+found"));
-        return true;
+        // Concurrent loop mounts can race for the same free loop device; a failed attempt is undone and retried.
+        IOException last = null;
+        for (int attempt = 0; attempt < MOUNT_ATTEMPTS; attempt++) {
+            try {
+                run(List.of("mount", "-o", "loop,nosuid,nodev", image.toString(), workspace.toString()));
+                Files.deleteIfExists(workspace.resolve("lost+found"));
+                return true;
+            } catch (IOException e) {
+                last = e;
+                detachLoops(image);
+                if (mounted(workspace)) {
+                    return true;
+                }
+                try {
+                    Thread.sleep(50L + ThreadLocalRandom.current().nextLong(250) * (attempt + 1));
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
+        throw last;
+    }
+
+    /** Detaches loop devices still bound to the image (left by a failed mount or a killed kernel). */
+    static void detachLoops(Path image) {
+        try {
+            Process p = new ProcessBuilder("losetup", "-j", image.toString()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.waitFor(10, TimeUnit.SECONDS);
+            for (String line : out.split("\n")) {
+                int colon = line.indexOf(':');
+                if (line.startsWith("/dev/loop") && colon > 0) {
+                    run(List.of("losetup", "-d", line.substring(0, colon)));
+                }
+            }
+        } catch (IOException e) {
+            // nothing bound, or losetup missing: nothing to detach
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Detaches the workspace's filesystem if it is mounted (lazily: open files keep working until closed). */
@@ -71,6 +112,7 @@ public final class WorkspaceQuota {
     /** Unmounts a workspace if needed, then removes it and its image. */
     public static void remove(Path workspace) throws IOException {
         unmount(workspace);
+        detachLoops(image(workspace));
         SandboxLayout.deleteTree(workspace);
         Files.deleteIfExists(image(workspace));
     }

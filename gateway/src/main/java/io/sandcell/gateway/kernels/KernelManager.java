@@ -117,7 +117,7 @@ public final class KernelManager implements AutoCloseable {
                         Path runsc = Path.of(baseEnv.getOrDefault("SANDCELL_RUNSC", KernelConfig.defaultRunsc()));
                         new Runsc(runsc, root, "systrap").reconcile();
                     }
-                    WorkspaceQuota.unmount(k.resolve("work"));
+                    WorkspaceQuota.remove(k.resolve("work"));
                     SandboxLayout.deleteTree(k);
                     cleaned++;
                 }
@@ -274,11 +274,34 @@ public final class KernelManager implements AutoCloseable {
     private Future<Void> discard(ManagedKernel k) {
         Future<Void> f = vertx.executeBlocking(() -> {
             k.shutdownBlocking();
+            removeLeftovers(k.id());
             return null;
         }, false);
         stopping.add(f);
         f.onComplete(r -> stopping.remove(f));
         return f;
+    }
+
+    /**
+     * Removes what a kernel process that is gone could not: its directory, workspace mount and loop device
+     * (a kernel that failed to start, or was killed). A kernel that shut down cleanly left nothing.
+     */
+    private void removeLeftovers(String id) {
+        Path dir = config.dataDir().resolve("kernels").resolve(id);
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try {
+            Path root = dir.resolve("runsc");
+            if (Files.isDirectory(root)) {
+                Path runsc = Path.of(baseEnv.getOrDefault("SANDCELL_RUNSC", KernelConfig.defaultRunsc()));
+                new Runsc(runsc, root, "systrap").reconcile();
+            }
+            WorkspaceQuota.remove(dir.resolve("work"));
+            SandboxLayout.deleteTree(dir);
+        } catch (IOException e) {
+            LOG.warning("kernel " + id + ": removing what it left: " + e.getMessage());
+        }
     }
 
     /** The Prometheus text exposition of the kernel figures. */

@@ -217,12 +217,23 @@ public final class ManagedKernel implements KernelChannels.Listener {
             return;
         }
         String reason = "the kernel process exited with code " + proc.exitValue();
-        LOG.warning("kernel " + id + ": " + reason);
+        LOG.warning("kernel " + id + ": " + reason + logTail());
         vertx.runOnContext(v -> {
             if (proc == process && !stopping) {
                 fail(reason);
             }
         });
+    }
+
+    /** The last lines of the kernel's log, for the gateway's log when it dies (its log file goes with it). */
+    private String logTail() {
+        try {
+            List<String> lines = Files.readAllLines(logFile);
+            return "; its log ends:\n    " + String.join("\n    ", lines.subList(Math.max(0, lines.size() - 15),
+                    lines.size()));
+        } catch (IOException | RuntimeException e) {
+            return "";
+        }
     }
 
     // --- messages from the kernel (I/O thread) -------------------------------------------------------
