@@ -112,13 +112,7 @@ public final class KernelManager implements AutoCloseable {
         if (Files.isDirectory(dir)) {
             try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
                 for (Path k : entries) {
-                    Path root = k.resolve("runsc");
-                    if (Files.isDirectory(root)) {
-                        Path runsc = Path.of(baseEnv.getOrDefault("SANDCELL_RUNSC", KernelConfig.defaultRunsc()));
-                        new Runsc(runsc, root, "systrap").reconcile();
-                    }
-                    WorkspaceQuota.remove(k.resolve("work"));
-                    SandboxLayout.deleteTree(k);
+                    removeKernelDir(k);
                     cleaned++;
                 }
             }
@@ -292,16 +286,21 @@ public final class KernelManager implements AutoCloseable {
             return;
         }
         try {
-            Path root = dir.resolve("runsc");
-            if (Files.isDirectory(root)) {
-                Path runsc = Path.of(baseEnv.getOrDefault("SANDCELL_RUNSC", KernelConfig.defaultRunsc()));
-                new Runsc(runsc, root, "systrap").reconcile();
-            }
-            WorkspaceQuota.remove(dir.resolve("work"));
-            SandboxLayout.deleteTree(dir);
+            removeKernelDir(dir);
         } catch (IOException e) {
             LOG.warning("kernel " + id + ": removing what it left: " + e.getMessage());
         }
+    }
+
+    /** Kills a dead kernel's sandboxes, unmounts its workspace, and removes its directory. */
+    private void removeKernelDir(Path dir) throws IOException {
+        Path root = dir.resolve("runsc");
+        if (Files.isDirectory(root)) {
+            Path runsc = Path.of(baseEnv.getOrDefault("SANDCELL_RUNSC", KernelConfig.defaultRunsc()));
+            new Runsc(runsc, root, "systrap").reconcile();
+        }
+        WorkspaceQuota.remove(dir.resolve("work"));
+        SandboxLayout.deleteTree(dir);
     }
 
     /** The Prometheus text exposition of the kernel figures. */
