@@ -28,6 +28,9 @@ final class Artifacts {
      */
     record FileGrant(Path workspace, String relative, Instant expires) {}
 
+    /** The most live file links; the oldest go first. */
+    static final int MAX_FILE_GRANTS = 100_000;
+
     private final SecureRandom random = new SecureRandom();
     private final Duration ttl;
     private final long maxImageBytes;
@@ -72,6 +75,11 @@ final class Artifacts {
 
     synchronized String grantFile(Path workspace, String relative) {
         expire();
+        Iterator<String> oldest = files.keySet().iterator();
+        while (files.size() >= MAX_FILE_GRANTS && oldest.hasNext()) {
+            oldest.next();
+            oldest.remove();
+        }
         String id = newId();
         files.put(id, new FileGrant(workspace, relative, clock.instant().plus(ttl)));
         return id;
