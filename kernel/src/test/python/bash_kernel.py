@@ -6,9 +6,7 @@ Run by KernelClientsIT with JUPYTER_PATH pointing at an installed sandcell-bash 
 import threading
 import time
 
-from jupyter_client import KernelManager
-
-from client_e2e import check, of, run, stdout
+from client_e2e import check, of, run, stdout, with_kernel
 
 
 def stderr(msgs):
@@ -23,16 +21,7 @@ def shell_reply(kc, msg_id, timeout=30):
 
 
 def main():
-    km = KernelManager(kernel_name="sandcell-bash")
-    km.start_kernel()
-    kc = km.client()
-    kc.start_channels()
-    kc.wait_for_ready(timeout=120)
-    try:
-        checks(km, kc)
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=False)
+    with_kernel("sandcell-bash", checks)
 
 
 def checks(km, kc):

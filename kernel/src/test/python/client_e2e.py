@@ -50,17 +50,23 @@ def check(name, fn):
     print("PASS", name, flush=True)
 
 
-def main():
-    km = KernelManager(kernel_name=KERNEL)
+def with_kernel(kernel_name, fn):
+    """Starts the kernel, runs fn(km, kc), and shuts the kernel down however fn ends; returns the manager."""
+    km = KernelManager(kernel_name=kernel_name)
     km.start_kernel()
     kc = km.client()
     kc.start_channels()
     kc.wait_for_ready(timeout=120)
     try:
-        checks(km, kc)
+        fn(km, kc)
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=False)
+    return km
+
+
+def main():
+    km = with_kernel(KERNEL, checks)
     assert not km.is_alive(), "kernel process still alive after shutdown"
     print("PASS shutdown", flush=True)
 

@@ -3,12 +3,10 @@ package io.sandcell.sandbox;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.sandcell.protocol.Json;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The runsc command line for one private state root. Every sandbox of a kernel lives under the kernel's own
@@ -99,24 +97,6 @@ public final class Runsc {
     private String exec(String... args) throws IOException {
         List<String> cmd = global();
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                .start();
-        byte[] out = p.getInputStream().readAllBytes();
-        try {
-            if (!p.waitFor(COMMAND_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException("runsc " + args[0] + " timed out");
-            }
-        } catch (InterruptedException e) {
-            p.destroyForcibly();
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted during runsc " + args[0], e);
-        }
-        String text = new String(out, StandardCharsets.UTF_8);
-        if (p.exitValue() != 0) {
-            throw new IOException("runsc " + String.join(" ", args) + " failed (exit " + p.exitValue() + "): "
-                    + text.strip());
-        }
-        return text;
+        return Commands.run(cmd, COMMAND_TIMEOUT_SECONDS, "runsc " + String.join(" ", args));
     }
 }

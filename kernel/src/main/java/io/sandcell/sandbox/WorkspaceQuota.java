@@ -1,13 +1,11 @@
 package io.sandcell.sandbox;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A size limit for a workspace: the directory becomes the mount point of an ext4 filesystem in a sparse image
@@ -17,6 +15,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class WorkspaceQuota {
     static final int MOUNT_ATTEMPTS = 6;
+    static final long COMMAND_TIMEOUT_SECONDS = 30;
 
     private WorkspaceQuota() {}
 
@@ -86,10 +85,7 @@ public final class WorkspaceQuota {
     /** Detaches loop devices still bound to the image (left by a failed mount or a killed kernel). */
     static void detachLoops(Path image) {
         try {
-            Process p = new ProcessBuilder("losetup", "-j", image.toString()).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            p.waitFor(10, TimeUnit.SECONDS);
-            for (String line : out.split("\n")) {
+            for (String line : run(List.of("losetup", "-j", image.toString())).split("\n")) {
                 int colon = line.indexOf(':');
                 if (line.startsWith("/dev/loop") && colon > 0) {
                     run(List.of("losetup", "-d", line.substring(0, colon)));
@@ -97,8 +93,6 @@ public final class WorkspaceQuota {
             }
         } catch (IOException e) {
             // nothing bound, or losetup missing: nothing to detach
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 
@@ -117,21 +111,7 @@ public final class WorkspaceQuota {
         Files.deleteIfExists(image(workspace));
     }
 
-    private static void run(List<String> cmd) throws IOException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        try {
-            if (!p.waitFor(30, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException(cmd.get(0) + " timed out");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            p.destroyForcibly();
-            throw new IOException(cmd.get(0) + " interrupted");
-        }
-        if (p.exitValue() != 0) {
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-            throw new IOException(String.join(" ", cmd) + " failed (" + p.exitValue() + "): " + out);
-        }
+    private static String run(List<String> cmd) throws IOException {
+        return Commands.run(cmd, COMMAND_TIMEOUT_SECONDS, String.join(" ", cmd));
     }
 }

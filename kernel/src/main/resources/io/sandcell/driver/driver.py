@@ -227,6 +227,13 @@ class FdCapture:
 
 # --- shared helpers --------------------------------------------------------------------------------
 
+def code_and_cursor(req):
+    """The code of a complete or inspect request and its cursor position (the end when absent)."""
+    code = req.get("code", "")
+    cursor = req.get("cursor_pos")
+    return code, len(code) if cursor is None else int(cursor)
+
+
 def encode_bundle(data):
     """Makes a MIME bundle JSON-ready: binary images become base64 without newlines."""
     out = {}
@@ -419,9 +426,7 @@ class IPythonKernelShell:
 
     def complete(self, req):
         from IPython.utils.tokenutil import line_at_cursor
-        code = req.get("code", "")
-        cursor = req.get("cursor_pos")
-        cursor = len(code) if cursor is None else int(cursor)
+        code, cursor = code_and_cursor(req)
         line, offset = line_at_cursor(code, cursor)
         text, matches = self.shell.complete("", line, cursor - offset)
         return {"status": "ok", "matches": list(matches), "cursor_start": cursor - len(text),
@@ -429,9 +434,7 @@ class IPythonKernelShell:
 
     def inspect(self, req):
         from IPython.utils.tokenutil import token_at_cursor
-        code = req.get("code", "")
-        cursor = req.get("cursor_pos")
-        cursor = len(code) if cursor is None else int(cursor)
+        code, cursor = code_and_cursor(req)
         name = token_at_cursor(code, cursor)
         reply = {"status": "ok", "found": False, "data": {}, "metadata": {}}
         try:
@@ -528,9 +531,7 @@ class PlainShell:
     def complete(self, req):
         import re
         import rlcompleter
-        code = req.get("code", "")
-        cursor = req.get("cursor_pos")
-        cursor = len(code) if cursor is None else int(cursor)
+        code, cursor = code_and_cursor(req)
         token = re.search(r"[\w.]*$", code[:cursor]).group(0)
         completer = rlcompleter.Completer(self.ns)
         matches = []
@@ -545,9 +546,7 @@ class PlainShell:
     def inspect(self, req):
         import pydoc
         import re
-        code = req.get("code", "")
-        cursor = req.get("cursor_pos")
-        cursor = len(code) if cursor is None else int(cursor)
+        code, cursor = code_and_cursor(req)
         m = re.search(r"[\w.]*$", code[:cursor])
         name = m.group(0) if m else ""
         try:
@@ -715,9 +714,7 @@ class BashShell:
 
     def complete(self, req):
         import re
-        code = req.get("code", "")
-        cursor = req.get("cursor_pos")
-        cursor = len(code) if cursor is None else int(cursor)
+        code, cursor = code_and_cursor(req)
         token = re.search(r"[^\s;|&<>()'\"`]*$", code[:cursor]).group(0)
         matches = []
         if token.startswith("$"):
@@ -733,9 +730,7 @@ class BashShell:
 
     def inspect(self, req):
         import re
-        code = req.get("code", "")
-        cursor = req.get("cursor_pos")
-        cursor = len(code) if cursor is None else int(cursor)
+        code, cursor = code_and_cursor(req)
         m = re.search(r"[\w.-]*$", code[:cursor])
         name = m.group(0) if m else ""
         if not name:

@@ -170,9 +170,14 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
     }
 
     private static int positive(Options.Parsed p, String flag) throws UsageException {
+        return atLeast(p, flag, 1);
+    }
+
+    /** An integer option of at least min. */
+    static int atLeast(Options.Parsed p, String flag, int min) throws UsageException {
         int v = p.integer(flag);
-        if (v < 1) {
-            throw new UsageException(flag + " must be at least 1, not " + v);
+        if (v < min) {
+            throw new UsageException(flag + " must be at least " + min + ", not " + v);
         }
         return v;
     }

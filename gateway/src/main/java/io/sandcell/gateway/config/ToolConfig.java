@@ -78,23 +78,15 @@ public record ToolConfig(String key, String chatHeader, String userHeader, int i
                 url = url + "/";
             }
         }
-        int outputKb = atLeast(p, "--tool-max-output-kb", 1);
+        int outputKb = GatewayConfig.atLeast(p, "--tool-max-output-kb", 1);
         if (outputKb > 65536) {
             throw new UsageException("--tool-max-output-kb must be at most 65536");
         }
         return new ToolConfig(key == null ? "" : key, p.get("--tool-chat-header"), p.get("--tool-user-header"),
-                atLeast(p, "--tool-idle-timeout", 1), atLeast(p, "--tool-max-kernels-per-user", 1),
-                atLeast(p, "--tool-timeout", 1), outputKb << 10, atLeast(p, "--tool-artifact-ttl", 1),
-                (long) atLeast(p, "--tool-artifact-store-mb", 1) << 20, (long) atLeast(p, "--tool-max-file-mb", 1) << 20,
-                atLeast(p, "--tool-max-files", 0), url, p.bool("--tool-inline-images"));
-    }
-
-    private static int atLeast(Options.Parsed p, String flag, int min) throws UsageException {
-        int v = p.integer(flag);
-        if (v < min) {
-            throw new UsageException(flag + " must be at least " + min + ", not " + v);
-        }
-        return v;
+                GatewayConfig.atLeast(p, "--tool-idle-timeout", 1), GatewayConfig.atLeast(p, "--tool-max-kernels-per-user", 1),
+                GatewayConfig.atLeast(p, "--tool-timeout", 1), outputKb << 10, GatewayConfig.atLeast(p, "--tool-artifact-ttl", 1),
+                (long) GatewayConfig.atLeast(p, "--tool-artifact-store-mb", 1) << 20, (long) GatewayConfig.atLeast(p, "--tool-max-file-mb", 1) << 20,
+                GatewayConfig.atLeast(p, "--tool-max-files", 0), url, p.bool("--tool-inline-images"));
     }
 
     @Override

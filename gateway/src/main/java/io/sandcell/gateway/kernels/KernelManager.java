@@ -148,10 +148,7 @@ public final class KernelManager implements AutoCloseable {
             userEnv = env(body.get("env"));
         }
         KernelSpec spec = specs.get(name);
-        if (kernels.size() >= config.maxKernels()) {
-            throw ApiException.resourceLimit("A max kernels limit of " + config.maxKernels()
-                    + " has been set; no more kernels can start until one is shut down");
-        }
+        checkLimit();
         if (spec.name().equals(specs.defaultName()) && userEnv.isEmpty()) {
             ManagedKernel pooled;
             while ((pooled = pool.poll()) != null) {
@@ -165,10 +162,7 @@ public final class KernelManager implements AutoCloseable {
                 discard(pooled);
             }
         }
-        ManagedKernel k = create(spec, userEnv);
-        metrics.coldStarts.increment();
-        kernels.put(k.id(), k);
-        k.start().onFailure(e -> LOG.warning("kernel " + k.id() + " failed to start: " + e.getMessage()));
+        ManagedKernel k = startCold(spec, userEnv);
         refillPool();
         return k;
     }
@@ -197,11 +191,23 @@ public final class KernelManager implements AutoCloseable {
      */
     public ManagedKernel startInternal(String specName, Map<String, String> settings) {
         KernelSpec spec = specs.get(specName);
+        checkLimit();
+        return startCold(spec, settings);
+    }
+
+    /**
+     * @throws ApiException 403 "Resource Limit" when {@code --max-kernels} are alive
+     */
+    private void checkLimit() {
         if (kernels.size() >= config.maxKernels()) {
             throw ApiException.resourceLimit("A max kernels limit of " + config.maxKernels()
                     + " has been set; no more kernels can start until one is shut down");
         }
-        ManagedKernel k = create(spec, settings);
+    }
+
+    /** Launches a new kernel (not from the pool) and registers it; it becomes ready in the background. */
+    private ManagedKernel startCold(KernelSpec spec, Map<String, String> env) {
+        ManagedKernel k = create(spec, env);
         metrics.coldStarts.increment();
         kernels.put(k.id(), k);
         k.start().onFailure(e -> LOG.warning("kernel " + k.id() + " failed to start: " + e.getMessage()));
@@ -359,11 +365,12 @@ public final class KernelManager implements AutoCloseable {
      * @throws ApiException 404 when there is no such kernel
      */
     public ManagedKernel get(String id) {
-        ManagedKernel k = kernels.get(id);
-        if (k == null) {
-            throw ApiException.notFound("Kernel does not exist: " + id);
-        }
-        return k;
+        return find(id).orElseThrow(() -> ApiException.notFound("Kernel does not exist: " + id));
+    }
+
+    /** The live kernel of that id, if there is one. */
+    public java.util.Optional<ManagedKernel> find(String id) {
+        return java.util.Optional.ofNullable(kernels.get(id));
     }
 
     public List<ManagedKernel> list() {

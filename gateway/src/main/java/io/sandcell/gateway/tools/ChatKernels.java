@@ -131,7 +131,7 @@ final class ChatKernels implements AutoCloseable {
         ManagedKernel k;
         synchronized (this) {
             String id = chat.kernelIds.get(spec);
-            k = id == null ? null : kernels.list().stream().filter(m -> m.id().equals(id)).findFirst().orElse(null);
+            k = id == null ? null : kernels.find(id).orElse(null);
             if (k != null && (k.state() == KernelState.DEAD || k.state() == KernelState.STOPPED)) {
                 stop(k.id());
                 k = null;

@@ -94,8 +94,8 @@ final class ToolCalls implements AutoCloseable {
             imageUrl(image, publicBase).ifPresent(images::add);
         }
         ArrayNode files = r.putArray("files");
-        List<Workspace.Changed> changed = Workspace.changed(before, after, config.maxFiles());
-        for (Workspace.Changed f : changed) {
+        List<Workspace.Changed> changed = Workspace.changed(before, after);
+        for (Workspace.Changed f : changed.subList(0, Math.min(config.maxFiles(), changed.size()))) {
             String id = artifacts.grantFile(workspace, f.relative());
             String name = f.relative().substring(f.relative().lastIndexOf('/') + 1);
             files.addObject().put("name", f.relative())
@@ -103,7 +103,7 @@ final class ToolCalls implements AutoCloseable {
                             + URLEncoder.encode(name, StandardCharsets.UTF_8).replace("+", "%20"))
                     .put("size", f.size());
         }
-        int more = Workspace.changedCount(before, after) - changed.size();
+        int more = changed.size() - config.maxFiles();
         if (more > 0) {
             r.put("stderr", r.path("stderr").asText() + "[sandcell] " + more + " more changed file(s) are not "
                     + "listed (limit " + config.maxFiles() + ").\n");

@@ -1,7 +1,7 @@
 package io.sandcell.gateway.tools;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileVisitResult;
@@ -70,8 +70,8 @@ final class Workspace {
         return root.relativize(file).toString().replace('\\', '/');
     }
 
-    /** Files new or different in after, most recently changed first, at most max of them. */
-    static List<Changed> changed(Map<String, Stamp> before, Map<String, Stamp> after, int max) {
+    /** Every file new or different in after, most recently changed first. */
+    static List<Changed> changed(Map<String, Stamp> before, Map<String, Stamp> after) {
         List<Map.Entry<String, Stamp>> diff = new ArrayList<>();
         for (Map.Entry<String, Stamp> e : after.entrySet()) {
             if (!e.getValue().equals(before.get(e.getKey()))) {
@@ -81,21 +81,10 @@ final class Workspace {
         diff.sort(Comparator.comparingLong((Map.Entry<String, Stamp> e) -> e.getValue().modifiedNanos()).reversed()
                 .thenComparing(Map.Entry::getKey));
         List<Changed> out = new ArrayList<>();
-        for (Map.Entry<String, Stamp> e : diff.subList(0, Math.min(max, diff.size()))) {
+        for (Map.Entry<String, Stamp> e : diff) {
             out.add(new Changed(e.getKey(), e.getValue().size()));
         }
         return out;
-    }
-
-    /** How many files changed in all, for saying how many were left out of the list. */
-    static int changedCount(Map<String, Stamp> before, Map<String, Stamp> after) {
-        int n = 0;
-        for (Map.Entry<String, Stamp> e : after.entrySet()) {
-            if (!e.getValue().equals(before.get(e.getKey()))) {
-                n++;
-            }
-        }
-        return n;
     }
 
     /** A file's bytes, or why it cannot be served. */
@@ -140,22 +129,12 @@ final class Workspace {
                 }
                 try (SeekableByteChannel ch = current.newByteChannel(name,
                         Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
-                    ByteBuffer buf = ByteBuffer.allocate((int) Math.min(maxBytes + 1, Math.max(attrs.size(), 0) + 1));
-                    while (buf.hasRemaining() && ch.read(buf) >= 0) {
-                        if (!buf.hasRemaining() && buf.capacity() <= maxBytes) {
-                            ByteBuffer bigger = ByteBuffer.allocate((int) Math.min(maxBytes + 1,
-                                    (long) buf.capacity() * 2));
-                            buf.flip();
-                            bigger.put(buf);
-                            buf = bigger;
-                        }
-                    }
-                    if (buf.position() > maxBytes) {
+                    // read one byte past the limit, so that a file grown since the check is refused too
+                    byte[] out = Channels.newInputStream(ch).readNBytes((int) maxBytes + 1);
+                    if (out.length > maxBytes) {
                         return new Refused(413, "the file is larger than the download limit of " + maxBytes
                                 + " bytes");
                     }
-                    byte[] out = new byte[buf.position()];
-                    buf.flip().get(out);
                     return new Content(out);
                 }
             } finally {
