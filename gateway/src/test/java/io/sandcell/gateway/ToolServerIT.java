@@ -88,4 +88,27 @@ class ToolServerIT {
             }
         }
     }
+
+    @Test
+    void inlineImagesAndAPublicUrl() throws Exception {
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--tool-inline-images", "--public-url",
+                "https://sandcell.example.test/base")) {
+            HttpResponse<String> r = gw.http.send(HttpRequest.newBuilder(URI.create(gw.base()
+                            + "tools/execute_python"))
+                    .header("Authorization", "Bearer " + GatewayFixture.TOKEN)
+                    .header("X-OpenWebUI-Chat-Id", "inline").header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"code\": \"import matplotlib.pyplot as plt\\n"
+                            + "plt.plot([1, 2])\\nplt.show()\\nopen('out.txt', 'w').write('x')\"}"))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, r.statusCode(), r.body());
+            JsonNode body = GatewayFixture.json(r);
+            String image = body.path("images").path(0).asText();
+            assertTrue(image.startsWith("data:image/png;base64,"), body.toString());
+            byte[] png = java.util.Base64.getDecoder().decode(image.substring(image.indexOf(',') + 1));
+            assertEquals((byte) 0x89, png[0]);
+            assertEquals("PNG", new String(png, 1, 3, java.nio.charset.StandardCharsets.US_ASCII));
+            assertTrue(body.path("files").path(0).path("url").asText()
+                    .startsWith("https://sandcell.example.test/base/tools/files/"), body.toString());
+        }
+    }
 }
