@@ -13,15 +13,15 @@ import signal
 import sys
 import threading
 import time
-import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
 
+from casebook import case, finish
+
 BASE, TOKEN, DATA_DIR, SECRET_FILE = sys.argv[1:5]
 BASE = BASE.rstrip("/") + "/"
 PORT = urllib.parse.urlparse(BASE).port
-failures = []
 
 
 def call(tool, code, chat, timeout=120):
@@ -44,18 +44,6 @@ def sh(command, chat="attacker"):
 def alive(chat="attacker"):
     r = py("print(6 * 7)", chat)
     assert r["status"] == "ok" and r["stdout"] == "42\n", ("the kernel does not answer after the attack", r)
-
-
-def case(name):
-    def wrap(fn):
-        try:
-            fn()
-            print("PASS", name, flush=True)
-        except Exception:
-            failures.append(name)
-            print("FAIL", name + ":", traceback.format_exc().strip().replace("\n", " | "), flush=True)
-        return fn
-    return wrap
 
 
 def expect_errors(code, chat="attacker"):
@@ -367,7 +355,4 @@ def kill_sandbox():
     alive()
 
 
-if __name__ == "__main__":
-    print("%d cases, %d held" % (len([l for l in open(__file__) if l.startswith("@case(")]),
-                                  len([l for l in open(__file__) if l.startswith("@case(")]) - len(failures)))
-    sys.exit(1 if failures else 0)
+finish()

@@ -3,9 +3,12 @@ package io.sandcell.kernel;
 import io.sandcell.cli.Options;
 import io.sandcell.cli.Options.Spec;
 import io.sandcell.cli.UsageException;
+import io.sandcell.sandbox.Cidr;
+import io.sandcell.sandbox.NetworkPolicy;
 import io.sandcell.sandbox.SandboxConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -56,6 +59,18 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
                 Spec.value("--shm-mb", "SANDCELL_SHM_MB", "64", "size of the /dev/shm tmpfs, MiB"),
                 Spec.value("--workspace-mb", "SANDCELL_WORKSPACE_MB", "1024",
                         "size of the workspace (/mnt/data), an ext4 image on the host, MiB; 0: no quota"),
+                Spec.value("--network", "SANDCELL_NETWORK", "none",
+                        "none: the sandbox has only its own loopback; egress: outbound IPv4 to public addresses "
+                                + "(pip install, HTTP) through NAT, never to the host, other sandboxes, private "
+                                + "ranges or cloud metadata (needs nftables; see docs/security.md)"),
+                Spec.value("--egress-dns", "SANDCELL_EGRESS_DNS", "",
+                        "comma-separated DNS servers for egress sandboxes (default: the host's resolv.conf "
+                                + "nameservers outside 127.0.0.0/8)"),
+                Spec.value("--egress-allow", "SANDCELL_EGRESS_ALLOW", "",
+                        "comma-separated private IPv4 blocks egress sandboxes may also reach, e.g. a package "
+                                + "mirror's 10.1.2.3/32; link-local (metadata) is never allowed"),
+                Spec.value("--egress-subnet", "SANDCELL_EGRESS_SUBNET", NetworkPolicy.DEFAULT_SUBNET,
+                        "the block egress sandboxes are numbered from, a /30 each (/16 to /24)"),
                 Spec.value("--preload", "SANDCELL_PRELOAD", "",
                         "comma-separated Python modules to import before the kernel is ready"),
                 Spec.value("--start-timeout-ms", "SANDCELL_START_TIMEOUT_MS", "60000",
@@ -107,7 +122,7 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
                 p.path("--data-dir").toAbsolutePath(), p.path("--sandbox-root").toAbsolutePath(),
                 p.get("--language"), SandboxConfig.DEFAULT_UID, p.integer("--memory-mb"),
                 p.integer("--address-space-mb"), p.decimal("--cpus"), p.integer("--pids"), p.integer("--nproc"),
-                p.integer("--nofile"), p.integer("--tmp-mb"), p.integer("--shm-mb"), p.integer("--workspace-mb"), p.list("--preload"),
+                p.integer("--nofile"), p.integer("--tmp-mb"), p.integer("--shm-mb"), p.integer("--workspace-mb"), network(p), p.list("--preload"),
                 p.longValue("--start-timeout-ms"));
         List<String> problems = sandbox.problems();
         if (!problems.isEmpty()) {
@@ -134,6 +149,35 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
         }
         return new KernelConfig(conn, id, sandbox, p.bool("--keep-workspace"), workspace, maxOutput << 20,
                 rate << 10, cellTimeout);
+    }
+
+    private static NetworkPolicy network(Options.Parsed p) throws UsageException {
+        String mode = p.get("--network");
+        if (!List.of("none", "egress").contains(mode)) {
+            throw new UsageException("--network must be none or egress, not '" + mode + "'");
+        }
+        Cidr subnet = cidr("--egress-subnet", p.get("--egress-subnet"));
+        List<Cidr> dns = new ArrayList<>();
+        for (String d : p.list("--egress-dns")) {
+            dns.add(cidr("--egress-dns", d));
+        }
+        if (dns.isEmpty() && mode.equals("egress")) {
+            dns.addAll(NetworkPolicy.hostResolvers(Path.of("/etc/resolv.conf")));
+        }
+        List<Cidr> allow = new ArrayList<>();
+        for (String a : p.list("--egress-allow")) {
+            allow.add(cidr("--egress-allow", a));
+        }
+        return new NetworkPolicy(NetworkPolicy.Mode.valueOf(mode.toUpperCase(java.util.Locale.ROOT)), subnet,
+                mode.equals("egress") ? dns : List.of(), allow);
+    }
+
+    private static Cidr cidr(String flag, String text) throws UsageException {
+        try {
+            return Cidr.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(flag + ": " + e.getMessage());
+        }
     }
 
     public static KernelConfig parse(String[] args, Map<String, String> env) throws UsageException {

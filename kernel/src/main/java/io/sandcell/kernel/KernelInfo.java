@@ -30,7 +30,7 @@ final class KernelInfo {
             lang.put("pygments_lexer", "bash");
             lang.put("codemirror_mode", "shell");
             c.put("banner", "Bash " + version + " in a gVisor sandbox (Sandcell " + VERSION
-                    + "): no network, no host files; the working directory is /mnt/data.");
+                    + "): " + reach(config) + ", no host files; the working directory is /mnt/data.");
         } else {
             lang.put("name", "python");
             lang.put("version", version);
@@ -40,7 +40,7 @@ final class KernelInfo {
             lang.putObject("codemirror_mode").put("name", "ipython").put("version", 3);
             lang.put("nbconvert_exporter", "python");
             c.put("banner", "Python " + version + " in a gVisor sandbox (Sandcell " + VERSION
-                    + "): no network, no host files; the working directory is /mnt/data.");
+                    + "): " + reach(config) + ", no host files; the working directory is /mnt/data.");
         }
         c.putArray("help_links");
         c.put("debugger", false);
@@ -52,6 +52,10 @@ final class KernelInfo {
             limits.putPOJO(e.getKey(), e.getValue());
         }
         return c;
+    }
+
+    private static String reach(SandboxConfig config) {
+        return config.network().egress() ? "outbound Internet only (no host, no private networks)" : "no network";
     }
 
     /** The Python version from the sandbox root's python3 link (e.g. 3.11), before the sandbox is up. */

@@ -24,9 +24,11 @@ public final class OciSpec {
     /**
      * @param args the process to run inside
      * @param env extra environment, {@code NAME=value}
+     * @param netns the network namespace to join (egress mode), or null for a new, empty one
+     * @param resolvConf a file to mount at /etc/resolv.conf, or null for the layout's empty one
      */
     public static ObjectNode build(SandboxConfig config, SandboxLayout layout, String containerId, Path workspace,
-                                   List<String> args, List<String> env) {
+                                   List<String> args, List<String> env, Path netns, Path resolvConf) {
         ObjectNode spec = Json.object();
         spec.put("ociVersion", "1.0.2");
         ObjectNode process = spec.putObject("process");
@@ -69,6 +71,9 @@ public final class OciSpec {
                     "nodev");
         }
         mount(mounts, "/etc", "bind", layout.etc().toString(), "rbind", "ro", "nosuid", "nodev");
+        if (resolvConf != null) {
+            mount(mounts, "/etc/resolv.conf", "bind", resolvConf.toString(), "bind", "ro", "nosuid", "nodev");
+        }
         mount(mounts, DRIVER_DIR, "bind", layout.opt().toString(), "rbind", "ro", "nosuid", "nodev");
         mount(mounts, "/dev/shm", "tmpfs", "shm", "nosuid", "nodev", "noexec", "mode=1777",
                 "size=" + config.shmMb() + "m");
@@ -78,7 +83,10 @@ public final class OciSpec {
         ObjectNode linux = spec.putObject("linux");
         ArrayNode ns = linux.putArray("namespaces");
         for (String type : List.of("pid", "network", "ipc", "uts", "mount")) {
-            ns.addObject().put("type", type);
+            ObjectNode n = ns.addObject().put("type", type);
+            if (type.equals("network") && netns != null) {
+                n.put("path", netns.toString());
+            }
         }
         linux.put("cgroupsPath", "/" + CGROUP_PARENT + "/" + containerId);
         ObjectNode resources = linux.putObject("resources");

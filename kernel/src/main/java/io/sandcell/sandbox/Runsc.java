@@ -39,10 +39,24 @@ public final class Runsc {
         return cmd;
     }
 
-    /** The attached {@code run} command, wrapped so that the sandbox dies with the JVM. */
-    public List<String> runCommand(Path bundle, String id) {
+    /**
+     * The attached {@code run} command, wrapped so that the sandbox dies with the JVM.
+     *
+     * @param networked whether the sandbox gets gVisor's network stack on the interfaces of the network
+     *     namespace its spec names ({@code --network=sandbox}); otherwise it has only its own loopback
+     */
+    public List<String> runCommand(Path bundle, String id, boolean networked) {
         List<String> cmd = new ArrayList<>(List.of("setpriv", "--pdeathsig", "KILL", "--"));
-        cmd.addAll(global());
+        List<String> runsc = global();
+        if (networked) {
+            runsc.set(runsc.indexOf("--network=none"), "--network=sandbox");
+            // runsc refuses to network when /proc/sys/net/core/rmem_default exists, taking that for the host's
+            // namespace; since Linux 6.x the file exists in every namespace. In a private mount namespace of
+            // runsc's own, an empty /proc/sys/net hides it (gVisor's stack reads nothing there).
+            cmd.addAll(List.of("unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+                    "mount -t tmpfs -o size=4k,mode=555 sandcell-hide /proc/sys/net && exec \"$@\"", "runsc"));
+        }
+        cmd.addAll(runsc);
         cmd.addAll(List.of("run", "--bundle", bundle.toString(), id));
         return cmd;
     }

@@ -38,6 +38,7 @@ public final class Sandbox implements AutoCloseable {
     private volatile State state = State.NEW;
     private volatile boolean killedByUs;
     private volatile String killReason;
+    private EgressNetwork network;
     private Process process;
     private OutputStream stdin;
     private InputStream stdout;
@@ -82,10 +83,18 @@ public final class Sandbox implements AutoCloseable {
             Files.setPosixFilePermissions(workspace, PosixFilePermissions.fromString("rwx------"));
             Files.setAttribute(workspace, "unix:uid", config.uid());
             Files.setAttribute(workspace, "unix:gid", config.uid());
-            ObjectNode spec = OciSpec.build(config, layout, id, workspace, args, env);
+            Path netns = null;
+            Path resolvConf = null;
+            if (config.network().egress()) {
+                network = EgressNetwork.open(config.network(), EgressNetwork.RUN_DIR);
+                netns = network.netnsPath();
+                resolvConf = bundle.resolve("resolv.conf");
+                Files.writeString(resolvConf, config.network().resolvConf(), StandardCharsets.UTF_8);
+            }
+            ObjectNode spec = OciSpec.build(config, layout, id, workspace, args, env, netns, resolvConf);
             Files.write(bundle.resolve("config.json"), Json.bytes(spec));
             Files.createDirectories(runsc.stateRoot());
-            ProcessBuilder pb = new ProcessBuilder(runsc.runCommand(bundle, id))
+            ProcessBuilder pb = new ProcessBuilder(runsc.runCommand(bundle, id, network != null))
                     .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
             process = launcher.start(pb);
             stdin = new BufferedOutputStream(process.getOutputStream(), 1 << 16);
@@ -93,6 +102,9 @@ public final class Sandbox implements AutoCloseable {
             state = State.RUNNING;
         } catch (IOException e) {
             state = State.DEAD;
+            if (network != null) {
+                network.close();
+            }
             throw new SandboxException("starting sandbox " + id + ": " + e.getMessage(), e);
         }
     }
@@ -256,6 +268,9 @@ public final class Sandbox implements AutoCloseable {
                 // left for the next reconciliation
             }
             removeCgroups();
+            if (network != null) {
+                network.close();
+            }
             state = State.STOPPED;
         }
     }

@@ -26,12 +26,14 @@ import java.util.Map;
  * @param shmMb the size of the /dev/shm tmpfs
  * @param workspaceMb the size of the workspace filesystem (a loop-mounted ext4 image); 0 for a plain
  *     directory without a quota
+ * @param network what the sandbox's network reaches (none by default)
  * @param preload Python modules imported before the kernel reports ready
  * @param startTimeoutMs how long a sandbox may take to report ready
  */
 public record SandboxConfig(Path runsc, String platform, Path dataDir, Path rootfs, String language, int uid,
                             int memoryMb, int addressSpaceMb, double cpus, int pids, int nproc, int nofile,
-                            int tmpMb, int shmMb, int workspaceMb, List<String> preload, long startTimeoutMs) {
+                            int tmpMb, int shmMb, int workspaceMb, NetworkPolicy network, List<String> preload,
+                            long startTimeoutMs) {
 
     public static final int DEFAULT_UID = 61000;
 
@@ -39,10 +41,10 @@ public record SandboxConfig(Path runsc, String platform, Path dataDir, Path root
         preload = List.copyOf(preload);
     }
 
-    /** The defaults: safe limits and the host's own /usr. Sandboxes never get a network. */
+    /** The defaults: safe limits, the host's own /usr, and no network. */
     public static SandboxConfig defaults(Path dataDir) {
         return new SandboxConfig(Path.of("/usr/bin/runsc"), "systrap", dataDir, Path.of("/"), "python",
-                DEFAULT_UID, 1024, 0, 1.0, 512, 32, 1024, 256, 64, 1024, List.of(), 30_000);
+                DEFAULT_UID, 1024, 0, 1.0, 512, 32, 1024, 256, 64, 1024, NetworkPolicy.none(), List.of(), 30_000);
     }
 
     /** RLIMIT_AS in MiB: the configured value, or 90% of the memory limit. */
@@ -94,6 +96,7 @@ public record SandboxConfig(Path runsc, String platform, Path dataDir, Path root
         if (tmpMb < 1 || shmMb < 1) {
             p.add("tmpfs sizes must be at least 1 MiB");
         }
+        p.addAll(network.problems());
         for (String module : preload) {
             if (!module.matches("[A-Za-z_][A-Za-z0-9_.]*")) {
                 p.add("preload entry is not a module name: " + module);
@@ -120,8 +123,10 @@ public record SandboxConfig(Path runsc, String platform, Path dataDir, Path root
 
     /** The limits as a kernel reports them to its users. */
     public Map<String, Object> limits() {
-        return Map.of("memory_mb", memoryMb, "address_space_mb", effectiveAddressSpaceMb(), "cpus", cpus,
-                "pids", pids, "nproc", nproc, "nofile", nofile, "tmp_mb", tmpMb, "shm_mb", shmMb,
-                "workspace_mb", workspaceMb, "network", "none");
+        return Map.ofEntries(Map.entry("memory_mb", memoryMb),
+                Map.entry("address_space_mb", effectiveAddressSpaceMb()), Map.entry("cpus", cpus),
+                Map.entry("pids", pids), Map.entry("nproc", nproc), Map.entry("nofile", nofile),
+                Map.entry("tmp_mb", tmpMb), Map.entry("shm_mb", shmMb), Map.entry("workspace_mb", workspaceMb),
+                Map.entry("network", network.egress() ? "egress" : "none"));
     }
 }

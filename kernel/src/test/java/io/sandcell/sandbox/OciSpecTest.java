@@ -21,7 +21,7 @@ class OciSpecTest {
         SandboxConfig config = SandboxConfig.defaults(data);
         SandboxLayout layout = SandboxLayout.prepare(config, "print()".getBytes(StandardCharsets.UTF_8), "d.py");
         ObjectNode spec = OciSpec.build(config, layout, "k1-1", data.resolve("ws"), List.of("/usr/bin/python3"),
-                List.of());
+                List.of(), null, null);
         JsonNode process = spec.get("process");
         assertEquals(61000, process.at("/user/uid").asInt());
         assertTrue(process.get("noNewPrivileges").asBoolean());
@@ -38,11 +38,47 @@ class OciSpecTest {
         List<String> namespaces = new java.util.ArrayList<>();
         spec.at("/linux/namespaces").forEach(n -> namespaces.add(n.get("type").asText()));
         assertTrue(namespaces.containsAll(List.of("pid", "network", "ipc", "uts", "mount")));
+        spec.at("/linux/namespaces").forEach(n -> assertFalse(n.has("path"), "a new, empty namespace: " + n));
+        assertFalse(mounts.containsKey("/etc/resolv.conf"));
         assertEquals(1024L << 20, spec.at("/linux/resources/memory/limit").asLong());
         assertEquals(100_000, spec.at("/linux/resources/cpu/quota").asLong());
         List<String> rlimits = new java.util.ArrayList<>();
         process.get("rlimits").forEach(r -> rlimits.add(r.get("type").asText()));
         assertTrue(rlimits.containsAll(List.of("RLIMIT_AS", "RLIMIT_NPROC", "RLIMIT_NOFILE")));
+    }
+
+    @Test
+    void egressJoinsItsNamespaceAndGetsItsResolvers(@TempDir Path data) throws Exception {
+        SandboxConfig config = SandboxConfig.defaults(data);
+        SandboxLayout layout = SandboxLayout.prepare(config, "print()".getBytes(StandardCharsets.UTF_8), "d.py");
+        ObjectNode spec = OciSpec.build(config, layout, "k1-1", data.resolve("ws"), List.of("/usr/bin/python3"),
+                List.of(), Path.of("/run/netns/sandcell-7"), data.resolve("resolv.conf"));
+        Map<String, String> paths = new HashMap<>();
+        spec.at("/linux/namespaces").forEach(n -> paths.put(n.get("type").asText(), n.path("path").asText(null)));
+        assertEquals("/run/netns/sandcell-7", paths.get("network"));
+        assertEquals(null, paths.get("pid"));
+        JsonNode resolv = null;
+        for (JsonNode m : spec.get("mounts")) {
+            if (m.get("destination").asText().equals("/etc/resolv.conf")) {
+                resolv = m;
+            }
+        }
+        assertEquals(data.resolve("resolv.conf").toString(), resolv.get("source").asText());
+        assertTrue(resolv.get("options").toString().contains("\"ro\""));
+    }
+
+    @Test
+    void runCommandNetworksOnlyWhenAsked() {
+        Runsc runsc = new Runsc(Path.of("/usr/bin/runsc"), Path.of("/tmp/state"), "systrap");
+        List<String> plain = runsc.runCommand(Path.of("/b"), "k1", false);
+        assertTrue(plain.contains("--network=none"), plain.toString());
+        assertFalse(plain.contains("unshare"), plain.toString());
+        List<String> networked = runsc.runCommand(Path.of("/b"), "k1", true);
+        assertTrue(networked.contains("--network=sandbox"), networked.toString());
+        assertFalse(networked.contains("--network=none"), networked.toString());
+        assertEquals(List.of("setpriv", "--pdeathsig", "KILL", "--", "unshare"), networked.subList(0, 5));
+        assertEquals(List.of("run", "--bundle", "/b", "k1"), networked.subList(networked.size() - 4,
+                networked.size()));
     }
 
     @Test
@@ -60,7 +96,7 @@ class OciSpecTest {
     @Test
     void invalidConfigurationListsEveryProblem(@TempDir Path data) {
         SandboxConfig bad = new SandboxConfig(Path.of("/nonexistent/runsc"), "kvmx", data, data, "ruby", 0, 1, -1,
-                0, 1, 1, 1, 0, 0, 3, List.of("os; rm"), 10);
+                0, 1, 1, 1, 0, 0, 3, NetworkPolicy.none(), List.of("os; rm"), 10);
         List<String> problems = bad.problems();
         assertTrue(problems.size() >= 10, problems.toString());
         assertTrue(problems.contains("platform must be systrap, ptrace or kvm, not kvmx"), problems.toString());

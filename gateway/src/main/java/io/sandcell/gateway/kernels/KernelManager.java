@@ -96,6 +96,11 @@ public final class KernelManager implements AutoCloseable {
         return Set.copyOf(names);
     }
 
+    /** A kernel option the embedded kernels inherit from the gateway's environment (e.g. SANDCELL_NETWORK). */
+    public java.util.Optional<String> kernelOption(String envName) {
+        return java.util.Optional.ofNullable(baseEnv.get(envName)).filter(v -> !v.isBlank());
+    }
+
     public KernelSpecRegistry specs() {
         return specs;
     }
@@ -427,7 +432,10 @@ public final class KernelManager implements AutoCloseable {
         kernels.clear();
         List<Thread> stoppers = new ArrayList<>();
         for (ManagedKernel k : all) {
-            stoppers.add(Thread.ofVirtual().start(k::shutdownBlocking));
+            stoppers.add(Thread.ofVirtual().start(() -> {
+                k.shutdownBlocking();
+                removeLeftovers(k.id());
+            }));
         }
         for (Thread t : stoppers) {
             try {

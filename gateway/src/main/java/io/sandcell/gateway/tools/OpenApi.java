@@ -53,7 +53,7 @@ final class OpenApi {
         return found;
     }
 
-    static ObjectNode document(ToolConfig config, String pythonVersion, List<String> libraries) {
+    static ObjectNode document(ToolConfig config, String pythonVersion, List<String> libraries, boolean egress) {
         ObjectNode doc = Json.object();
         doc.put("openapi", "3.1.0");
         ObjectNode info = doc.putObject("info");
@@ -63,8 +63,12 @@ final class OpenApi {
                 + "between calls of the same chat.");
         String common = " State persists within this chat between calls: variables, imports, functions, the "
                 + "current directory and files are still there next time; other chats cannot see them. "
-                + "There is no network access (package installs and web requests fail), and nothing of the "
-                + "host machine is visible. The working directory is /mnt/data: files written there are "
+                + (egress ? "Outbound Internet access works (web requests, downloads, package installs into "
+                        + "the working directory); the host machine and private networks are not reachable, "
+                        + "and nothing of the host is visible."
+                        : "There is no network access (package installs and web requests fail), and nothing of "
+                        + "the host machine is visible.")
+                + " The working directory is /mnt/data: files written there are "
                 + "returned in `files` with download links; give the user those links. A call is stopped "
                 + "after " + config.timeoutSeconds() + " seconds (status `timeout`, with the output so far), "
                 + "and stdout and stderr are each cut to " + config.maxOutputBytes() / 1024 + " KiB.";
@@ -74,7 +78,7 @@ final class OpenApi {
         paths.putObject("/tools/execute_python").set("post", operation("execute_python",
                 "Run Python code in a sandboxed Jupyter kernel",
                 "Run Python " + pythonVersion + " code in this chat's sandboxed IPython kernel and return its "
-                        + "output. Installed: " + libs + "; nothing else can be installed." + common
+                        + "output. Installed: " + libs + (egress ? "." : "; nothing else can be installed.") + common
                         + " The value of the last expression is returned in `result`; print() output in "
                         + "`stdout`; errors (with the traceback) in `stderr` with status `error`. Plots "
                         + "(matplotlib's plt.show(), or display() of an image) are returned as URLs in "

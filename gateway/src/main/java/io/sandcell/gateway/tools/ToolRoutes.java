@@ -33,9 +33,10 @@ public final class ToolRoutes implements AutoCloseable {
         this.config = config;
         this.auth = new ToolAuth(config);
         this.calls = new ToolCalls(config.tools(), kernels, vertx, config.dataDir());
-        java.nio.file.Path root = java.nio.file.Path.of("/");
+        java.nio.file.Path root = java.nio.file.Path.of(kernels.kernelOption("SANDCELL_SANDBOX_ROOT").orElse("/"));
+        boolean egress = kernels.kernelOption("SANDCELL_NETWORK").filter("egress"::equals).isPresent();
         this.document = OpenApi.document(config.tools(), io.sandcell.sandbox.SandboxLayout.pythonVersion(root),
-                OpenApi.installedLibraries(root));
+                OpenApi.installedLibraries(root), egress);
         if (!auth.usable()) {
             LOG.warning("the tool server accepts no key: password mode without a token; set --tool-key to use it");
         }
