@@ -52,6 +52,35 @@ class LifecycleIT {
     }
 
     @Test
+    void theFirstKernelRecordsAClassDataArchiveThatLaterKernelsMap() throws Exception {
+        Path data = tmp.resolve("data");
+        try (GatewayFixture gw = new GatewayFixture(data)) {
+            String first = gw.startKernel();
+            assertTrue(kernelProcess(first).info().commandLine().orElse("").contains("-XX:ArchiveClassesAtExit="));
+            assertEquals(204, gw.call("DELETE", "api/kernels/" + first, null).statusCode());
+            Path archive = null;
+            long deadline = System.currentTimeMillis() + 60_000;
+            while (archive == null && System.currentTimeMillis() < deadline) {
+                try (var files = Files.list(data.resolve("cds"))) {
+                    archive = files.filter(f -> f.getFileName().toString().endsWith(".jsa")).findFirst().orElse(null);
+                }
+                Thread.sleep(200);
+            }
+            assertTrue(archive != null, "the first kernel's exit recorded an archive");
+            String second = gw.startKernel();
+            ProcessHandle p = kernelProcess(second);
+            assertTrue(p.info().commandLine().orElse("").contains("-XX:SharedArchiveFile=" + archive));
+            String maps = Files.readString(Path.of("/proc", String.valueOf(p.pid()), "maps"));
+            assertTrue(maps.contains(archive.toString()), "the second kernel JVM maps the archive");
+            GatewayFixture.Ws ws = gw.connect(second, null, null);
+            String msg = UUID.randomUUID().toString();
+            ws.sendText(GatewayFixture.executeRequest(msg, "print(6 * 7)"));
+            assertEquals("42\n", GatewayFixture.stdout(GatewayFixture.untilIdle(ws, msg, 120)));
+            ws.socket.abort();
+        }
+    }
+
+    @Test
     void idleKernelsAreCulled() throws Exception {
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--cull-idle-timeout", "2",
                 "--cull-interval", "1")) {

@@ -52,6 +52,7 @@ public final class KernelManager implements AutoCloseable {
     private int poolStarting; // guarded by this
     private volatile boolean closed;
     private final KernelMetrics metrics = new KernelMetrics();
+    private final ClassDataArchive classData;
     /** The directory under the data dir holding tool chats' workspaces. */
     public static final String TOOL_WORKSPACES = "tool-workspaces";
     /** How long to wait before starting another pooled kernel after one failed. */
@@ -80,6 +81,8 @@ public final class KernelManager implements AutoCloseable {
         });
         env.put("SANDCELL_DATA_DIR", config.dataDir().toString());
         this.baseEnv = Map.copyOf(env);
+        this.classData = new ClassDataArchive(config.dataDir().resolve("cds"),
+                ClassDataArchive.identity(KernelSpecRegistry.embedded("python3", "python", "").argv()));
         if (config.cullIdleTimeoutSeconds() > 0) {
             cullTimer = vertx.setPeriodic(config.cullIntervalSeconds() * 1000L, t -> cull());
         }
@@ -233,7 +236,8 @@ public final class KernelManager implements AutoCloseable {
             throw new ApiException(500, "Internal Server Error", "no free ports for a kernel");
         }
         return new ManagedKernel(id, spec, vertx, zmq, conn, config.runtimeDir(), env, launcher,
-                config.offlineBufferMessages(), config.kernelStartTimeoutSeconds() * 1000L, metrics);
+                config.offlineBufferMessages(), config.kernelStartTimeoutSeconds() * 1000L, metrics,
+                spec.embedded() ? classData : null);
     }
 
     // --- the warm pool -----------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ import java.util.Map;
  * @param displayName what clients show
  * @param language the kernel's language
  * @param env extra environment for the kernel process
- * @param resourceDir the directory holding logos and other files, or null
+ * @param resourceDir the directory holding logos and other files; null for the embedded specs, which run
+ *     the kernel from the gateway's own jar
  */
 public record KernelSpec(String name, List<String> argv, String displayName, String language,
                          Map<String, String> env, Path resourceDir) {
@@ -23,6 +24,11 @@ public record KernelSpec(String name, List<String> argv, String displayName, Str
     public KernelSpec {
         argv = List.copyOf(argv);
         env = Map.copyOf(env);
+    }
+
+    /** Whether this is one of the gateway's own specs (its argv starts with the gateway's java command). */
+    public boolean embedded() {
+        return resourceDir == null;
     }
 
     /** The {@code spec} object of the kernelspecs API. */

@@ -51,6 +51,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
     private final long startTimeoutMs;
     private final Map<String, KernelClient> clients = new ConcurrentHashMap<>();
     private final KernelMetrics metrics;
+    private final ClassDataArchive classData;
     private final Deque<Buffered> offline = new ArrayDeque<>();
     private volatile String offlineSession;
     private volatile KernelState state = KernelState.STARTING;
@@ -67,8 +68,9 @@ public final class ManagedKernel implements KernelChannels.Listener {
 
     ManagedKernel(String id, KernelSpec spec, Vertx vertx, ZMQ.Context zmq, ConnectionInfo conn, Path runtimeDir,
                   Map<String, String> env, ProcessLauncher launcher, int offlineLimit, long startTimeoutMs,
-                  KernelMetrics metrics) {
+                  KernelMetrics metrics, ClassDataArchive classData) {
         this.metrics = metrics;
+        this.classData = classData;
         this.id = id;
         this.spec = spec;
         this.vertx = vertx;
@@ -134,6 +136,10 @@ public final class ManagedKernel implements KernelChannels.Listener {
         for (String a : spec.argv()) {
             argv.add(a.replace("{connection_file}", connectionFile.toString()));
         }
+        ClassDataArchive.Launch cds = classData == null ? null : classData.launch();
+        if (cds != null) {
+            argv.addAll(5, cds.flags()); // right after the java command
+        }
         ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
@@ -145,6 +151,9 @@ public final class ManagedKernel implements KernelChannels.Listener {
         Process proc = launcher.start(pb);
         process = proc;
         proc.onExit().thenAccept(this::exited);
+        if (cds != null) {
+            proc.onExit().thenAccept(p -> cds.onExit().accept(p.exitValue()));
+        }
         Promise<Void> p = ready;
         long started = System.currentTimeMillis();
         nudge(p, started);
