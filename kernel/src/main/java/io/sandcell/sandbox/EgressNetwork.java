@@ -41,6 +41,8 @@ public final class EgressNetwork implements AutoCloseable {
     private static final Path NETNS_DIR = Path.of("/run/netns");
     private static final long COMMAND_TIMEOUT_SECONDS = 20;
     private static final Logger LOG = Logger.getLogger(EgressNetwork.class.getName());
+    /** File locks are held per JVM, not per thread: threads of one process take turns here first. */
+    private static final Object PROCESS_LOCK = new Object();
 
     private final NetworkPolicy policy;
     private final Path runDir;
@@ -62,11 +64,13 @@ public final class EgressNetwork implements AutoCloseable {
     public static EgressNetwork open(NetworkPolicy policy, Path runDir) throws IOException {
         Files.createDirectories(runDir);
         int slot;
-        try (FileChannel lockFile = FileChannel.open(runDir.resolve(".lock"), StandardOpenOption.CREATE,
-                StandardOpenOption.WRITE); FileLock ignored = lockFile.lock()) {
-            reclaimStale(runDir);
-            ensureTable();
-            slot = claim(policy, runDir);
+        synchronized (PROCESS_LOCK) {
+            try (FileChannel lockFile = FileChannel.open(runDir.resolve(".lock"), StandardOpenOption.CREATE,
+                    StandardOpenOption.WRITE); FileLock ignored = lockFile.lock()) {
+                reclaimStale(runDir);
+                ensureTable();
+                slot = claim(policy, runDir);
+            }
         }
         EgressNetwork net = new EgressNetwork(policy, runDir, slot);
         try {

@@ -12,7 +12,6 @@ import io.sandcell.sandbox.WorkspaceQuota;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,6 +52,7 @@ public final class KernelManager implements AutoCloseable {
     private volatile boolean closed;
     private final KernelMetrics metrics = new KernelMetrics();
     private final ClassDataArchive classData;
+    private final PortAllocator ports = PortAllocator.belowEphemeral(Path.of("/proc/sys/net/ipv4/ip_local_port_range"));
     /** The directory under the data dir holding tool chats' workspaces. */
     public static final String TOOL_WORKSPACES = "tool-workspaces";
     /** How long to wait before starting another pooled kernel after one failed. */
@@ -230,8 +230,8 @@ public final class KernelManager implements AutoCloseable {
         env.put("SANDCELL_KERNEL_ID", id);
         ConnectionInfo conn;
         try {
-            conn = new ConnectionInfo("tcp", "127.0.0.1", freePort(), freePort(), freePort(), freePort(),
-                    freePort(), "hmac-sha256", ConnectionInfo.newKey(), spec.name());
+            conn = new ConnectionInfo("tcp", "127.0.0.1", ports.next(), ports.next(), ports.next(), ports.next(),
+                    ports.next(), "hmac-sha256", ConnectionInfo.newKey(), spec.name());
         } catch (IOException e) {
             throw new ApiException(500, "Internal Server Error", "no free ports for a kernel");
         }
@@ -326,12 +326,6 @@ public final class KernelManager implements AutoCloseable {
     /** Ready kernels waiting in the pool. */
     public int poolReady() {
         return pool.size();
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
     }
 
     /** Validates {@code env}: names KERNEL_* or allow-listed; values short strings without shell metacharacters. */

@@ -1,0 +1,78 @@
+package io.sandcell.gateway.kernels;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Loopback ports for kernels' ZeroMQ sockets. A port is free when handed out, but the kernel binds it a
+ * moment later; ports from the ephemeral range can be taken in between by any outgoing connection (the
+ * gateway's own connections to other kernels among them), and the kernel then fails with EADDRINUSE. So
+ * ports come from below the kernel's ephemeral range, which outgoing connections never use, and a port
+ * handed out recently is not handed out again.
+ */
+final class PortAllocator {
+    private static final int RECENT = 4096;
+
+    private final int low;
+    private final int high;
+    private final Deque<Integer> recentOrder = new ArrayDeque<>();
+    private final Set<Integer> recent = new HashSet<>();
+
+    PortAllocator(int low, int high) {
+        if (low < 1024 || high <= low) {
+            throw new IllegalArgumentException("bad port range " + low + "-" + high);
+        }
+        this.low = low;
+        this.high = high;
+    }
+
+    /** The 12,000 ports below the host's ephemeral range (or 20000-32767 when it cannot be read). */
+    static PortAllocator belowEphemeral(Path localPortRange) {
+        int ephemeralLow = 32768;
+        try {
+            ephemeralLow = Integer.parseInt(Files.readString(localPortRange).strip().split("\\s+")[0]);
+        } catch (IOException | RuntimeException ignored) {
+            // not Linux, or unreadable: the usual default
+        }
+        int high = Math.max(2048, ephemeralLow - 1);
+        return new PortAllocator(Math.max(1024, high - 12_000), high);
+    }
+
+    /**
+     * A port that is free now and was not handed out among the last 4096.
+     *
+     * @throws IOException when none is found after many tries
+     */
+    synchronized int next() throws IOException {
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        for (int attempt = 0; attempt < 200; attempt++) {
+            int port = random.nextInt(low, high + 1);
+            if (recent.contains(port) || !free(port)) {
+                continue;
+            }
+            recent.add(port);
+            recentOrder.addLast(port);
+            if (recentOrder.size() > RECENT) {
+                recent.remove(recentOrder.removeFirst());
+            }
+            return port;
+        }
+        throw new IOException("no free port between " + low + " and " + high);
+    }
+
+    private static boolean free(int port) {
+        try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+}
