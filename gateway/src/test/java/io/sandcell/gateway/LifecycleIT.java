@@ -68,15 +68,16 @@ class LifecycleIT {
             }
             assertTrue(archive != null, "the first kernel's exit recorded an archive");
             String second = gw.startKernel();
-            ProcessHandle p = kernelProcess(second);
-            assertTrue(p.info().commandLine().orElse("").contains("-XX:SharedArchiveFile=" + archive));
-            String maps = Files.readString(Path.of("/proc", String.valueOf(p.pid()), "maps"));
-            assertTrue(maps.contains(archive.toString()), "the second kernel JVM maps the archive");
             GatewayFixture.Ws ws = gw.connect(second, null, null);
             String msg = UUID.randomUUID().toString();
             ws.sendText(GatewayFixture.executeRequest(msg, "print(6 * 7)"));
             assertEquals("42\n", GatewayFixture.stdout(GatewayFixture.untilIdle(ws, msg, 120)));
             ws.socket.abort();
+            // read once the kernel answered: its JVM (not the setpriv that execs it) is running by then
+            ProcessHandle p = kernelProcess(second);
+            assertTrue(p.info().commandLine().orElse("").contains("-XX:SharedArchiveFile=" + archive));
+            String maps = Files.readString(Path.of("/proc", String.valueOf(p.pid()), "maps"));
+            assertTrue(maps.contains(archive.toString()), "the second kernel JVM maps the archive");
         }
     }
 
