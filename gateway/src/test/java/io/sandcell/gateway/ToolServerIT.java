@@ -29,7 +29,7 @@ class ToolServerIT {
         Files.createDirectories(secret.getParent());
         Files.writeString(secret, "HOST-SECRET-7f3a9c\n");
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--tool-key", TOOL_KEY,
-                "--tool-timeout", "6", "--tool-max-kernels-per-user", "3", "--tool-artifact-ttl", "8",
+                "--tool-timeout", "15", "--tool-max-kernels-per-user", "3", "--tool-artifact-ttl", "8",
                 "--pool-size", "1")) {
             String out = OpenWebUiClientIT.runClient(List.of("/usr/bin/python3",
                     OpenWebUiClientIT.clients().resolve("openwebui_tools.py").toString(), gw.base(),
