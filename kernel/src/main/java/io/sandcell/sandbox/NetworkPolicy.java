@@ -31,6 +31,8 @@ public record NetworkPolicy(Mode mode, Cidr subnet, List<Cidr> dns, List<Cidr> a
             "240.0.0.0/4").stream().map(Cidr::parse).toList();
     /** Link-local, where clouds serve instance metadata and credentials: never reachable, never allowable. */
     public static final Cidr LINK_LOCAL = Cidr.parse("169.254.0.0/16");
+    /** The host's own loopback, which a sandbox's packets never reach. */
+    static final Cidr LOOPBACK = Cidr.parse("127.0.0.0/8");
     /** The default block for sandbox addresses. */
     public static final String DEFAULT_SUBNET = "10.201.0.0/16";
 
@@ -67,7 +69,7 @@ public record NetworkPolicy(Mode mode, Cidr subnet, List<Cidr> dns, List<Cidr> a
             if (d.prefix() != 32) {
                 p.add("a DNS server is one address, not the block " + d);
             }
-            if (LINK_LOCAL.contains(d) || Cidr.parse("127.0.0.0/8").contains(d)) {
+            if (LINK_LOCAL.contains(d) || LOOPBACK.contains(d)) {
                 p.add("a sandbox cannot use the DNS server " + d + " (loopback and link-local are unreachable)");
             }
         }
@@ -92,7 +94,7 @@ public record NetworkPolicy(Mode mode, Cidr subnet, List<Cidr> dns, List<Cidr> a
                 if (f.length >= 2 && f[0].equals("nameserver")) {
                     try {
                         Cidr c = Cidr.parse(f[1]);
-                        if (!Cidr.parse("127.0.0.0/8").contains(c)) {
+                        if (!LOOPBACK.contains(c)) {
                             out.add(c);
                         }
                     } catch (IllegalArgumentException ignored) {

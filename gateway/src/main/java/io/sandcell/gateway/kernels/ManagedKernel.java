@@ -148,7 +148,15 @@ public final class ManagedKernel implements KernelChannels.Listener {
         sawReply = false;
         sawIopub = false;
         launchedNanos = System.nanoTime();
-        Process proc = launcher.start(pb);
+        Process proc;
+        try {
+            proc = launcher.start(pb);
+        } catch (IOException e) {
+            if (cds != null) {
+                cds.onExit().accept(-1); // no process: give up any recording this launch claimed
+            }
+            throw e;
+        }
         process = proc;
         proc.onExit().thenAccept(this::exited);
         if (cds != null) {
