@@ -52,6 +52,34 @@ class LifecycleIT {
     }
 
     @Test
+    void requestsToAKernelThatFailedToStartAreAnsweredWithTheCause() throws Exception {
+        Path specs = tmp.resolve("specs");
+        Files.createDirectories(specs.resolve("broken"));
+        // a kernel process that lives long enough for the client to connect and send, then dies unready
+        Files.writeString(specs.resolve("broken/kernel.json"), """
+                {"argv": ["/bin/sh", "-c", "sleep 2; echo 'no sandbox here' >&2; exit 3", "{connection_file}"],
+                 "display_name": "Broken", "language": "python"}""");
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--kernelspec-dir", specs.toString())) {
+            var r = gw.call("POST", "api/kernels", "{\"name\": \"broken\"}");
+            assertEquals(201, r.statusCode(), r.body());
+            String k = GatewayFixture.json(r).get("id").asText();
+            GatewayFixture.Ws ws = gw.connect(k, null, null);
+            for (String code : List.of("print('held until the kernel is ready')", "print('sent to a dead kernel')")) {
+                String msg = UUID.randomUUID().toString();
+                ws.sendText(GatewayFixture.executeRequest(msg, code));
+                List<JsonNode> got = GatewayFixture.untilIdle(ws, msg, 30);
+                JsonNode reply = got.stream().filter(m -> m.get("msg_type").asText().equals("execute_reply"))
+                        .findFirst().orElseThrow(() -> new AssertionError("no execute_reply: " + got));
+                assertEquals("error", reply.at("/content/status").asText(), reply.toString());
+                assertEquals("KernelDied", reply.at("/content/ename").asText());
+                assertTrue(reply.at("/content/evalue").asText().contains("exit"), reply.toString());
+                assertTrue(got.stream().anyMatch(m -> m.get("msg_type").asText().equals("error")), got.toString());
+            }
+            ws.socket.abort();
+        }
+    }
+
+    @Test
     void theFirstKernelRecordsAClassDataArchiveThatLaterKernelsMap() throws Exception {
         Path data = tmp.resolve("data");
         try (GatewayFixture gw = new GatewayFixture(data)) {

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import io.sandcell.protocol.Json;
 import java.nio.file.Path;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
@@ -35,6 +37,28 @@ class PoolIT {
         return out;
     }
 
+    /** The kernel's own kernel_info_reply content, asked over a websocket. */
+    private static JsonNode kernelInfo(GatewayFixture gw, String kernel) throws Exception {
+        GatewayFixture.Ws ws = gw.connect(kernel, null, null);
+        String id = UUID.randomUUID().toString();
+        var m = Json.object();
+        m.putObject("header").put("msg_id", id).put("msg_type", "kernel_info_request").put("username", "user")
+                .put("session", UUID.randomUUID().toString()).put("date", "").put("version", "5.3");
+        m.putObject("parent_header");
+        m.putObject("metadata");
+        m.putObject("content");
+        m.put("channel", "shell");
+        ws.sendText(m.toString());
+        while (true) {
+            JsonNode f = Json.mapper().readTree((String) ws.next(60));
+            if (f.path("msg_type").asText().equals("kernel_info_reply")
+                    && f.at("/parent_header/msg_id").asText().equals(id)) {
+                ws.socket.abort();
+                return f.get("content");
+            }
+        }
+    }
+
     @Test
     void pooledKernelsArePreloadedUsedOnceAndReplaced() throws Exception {
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--pool-size", "1", "--pool-preload",
@@ -44,12 +68,18 @@ class PoolIT {
             String first = gw.startKernel();
             assertEquals("idle", GatewayFixture.json(gw.call("GET", "api/kernels/" + first, null))
                     .get("execution_state").asText(), "a pooled kernel is ready when handed out");
+            JsonNode sandbox = kernelInfo(gw, first).get("sandbox");
+            assertEquals("ready", sandbox.get("state").asText(), "its sandbox is up and preloaded: " + sandbox);
+            assertEquals("cold", sandbox.get("start").asText(), "the first one starts cold: " + sandbox);
             assertEquals("True True []\n", run(gw, first, "import sys, os\n"
                     + "print('json' in sys.modules, 'decimal' in sys.modules, os.listdir('.'))\n"
                     + "open('mine.txt', 'w').write('x')"));
             awaitPool(gw, 1);
             String second = gw.startKernel();
             assertNotEquals(first, second);
+            sandbox = kernelInfo(gw, second).get("sandbox");
+            assertEquals("ready", sandbox.get("state").asText(), sandbox.toString());
+            assertEquals("restored", sandbox.get("start").asText(), "later ones come from its image: " + sandbox);
             assertEquals("[]\n", run(gw, second, "import os\nprint(os.listdir('.'))"),
                     "a fresh workspace: nothing of the first kernel's");
             assertEquals(204, gw.call("DELETE", "api/kernels/" + first, null).statusCode());

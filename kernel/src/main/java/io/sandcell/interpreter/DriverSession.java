@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -46,20 +47,58 @@ public final class DriverSession implements AutoCloseable {
      */
     public void start(List<String> args, List<String> env, long timeoutMs) throws SandboxException {
         sandbox.start(args, env);
+        open();
+        DriverEvent first = withinTimeout(timeoutMs, this::next);
+        if (!(first instanceof DriverEvent.Ready ready)) {
+            throw new SandboxException("starting sandbox " + sandbox.id() + ": expected the ready line, got "
+                    + first.getClass().getSimpleName());
+        }
+        readyInfo = ready.info();
+    }
+
+    /**
+     * Restores the sandbox from a checkpoint image and makes the restored driver its own: it gets this
+     * kernel's id and reseeds its random generators, which it would otherwise share with every sandbox
+     * restored from the same image.
+     *
+     * @param readyInfo what the driver said when the image was taken
+     * @throws SandboxException if the restore fails, or the driver does not answer within the timeout
+     */
+    public void restore(List<String> args, List<String> env, Path image, ObjectNode readyInfo, String kernelId,
+                        long timeoutMs) throws SandboxException {
+        sandbox.restore(args, env, image);
+        open();
+        ObjectNode reply = withinTimeout(timeoutMs, () -> call(Json.object().put("op", "restored")
+                .put("kernel_id", kernelId), UNEXPECTED));
+        if (!"ok".equals(reply.path("status").asText())) {
+            throw new SandboxException("restoring sandbox " + sandbox.id() + ": the driver answered " + reply);
+        }
+        this.readyInfo = readyInfo;
+    }
+
+    /** Writes the sandbox's state into an image directory; it runs on. Only before it served a request. */
+    public void checkpoint(Path image) throws SandboxException {
+        sandbox.checkpoint(image);
+    }
+
+    private void open() {
         reader = new BufferedReader(new InputStreamReader(sandbox.stdout(), StandardCharsets.UTF_8), 1 << 16);
         writer = sandbox.stdin();
+    }
+
+    private interface DriverStep<T> {
+        T run() throws SandboxDiedException;
+    }
+
+    /** Runs one step of a start, killing the sandbox if it takes longer than the timeout. */
+    private <T> T withinTimeout(long timeoutMs, DriverStep<T> step) throws SandboxException {
         AtomicBoolean timedOut = new AtomicBoolean();
         CompletableFuture<Void> watchdog = CompletableFuture.runAsync(() -> {
             timedOut.set(true);
             sandbox.kill();
         }, CompletableFuture.delayedExecutor(timeoutMs, TimeUnit.MILLISECONDS));
         try {
-            DriverEvent first = next();
-            if (!(first instanceof DriverEvent.Ready ready)) {
-                throw new SandboxException("starting sandbox " + sandbox.id() + ": expected the ready line, got "
-                        + first.getClass().getSimpleName());
-            }
-            readyInfo = ready.info();
+            return step.run();
         } catch (SandboxDiedException e) {
             throw new SandboxException("starting sandbox " + sandbox.id() + ": " + (timedOut.get()
                     ? "not ready after " + timeoutMs + " ms" : e.getMessage()) + " (log: " + sandbox.log() + ")");
@@ -67,6 +106,19 @@ public final class DriverSession implements AutoCloseable {
             watchdog.cancel(false);
         }
     }
+
+    /** A sink for requests that produce no events: the driver sends none before its first request ends. */
+    private static final EventSink UNEXPECTED = new EventSink() {
+        @Override
+        public void event(DriverEvent event) {
+            // a restored driver has nothing buffered; stray events are dropped
+        }
+
+        @Override
+        public String input(String prompt, boolean password) {
+            return null;
+        }
+    };
 
     /**
      * Sends one request and streams its events to the sink until the reply, which it returns.

@@ -109,6 +109,7 @@ public final class KernelServer implements AutoCloseable {
         String version = s != null && s.readyInfo().hasNonNull(key) ? s.readyInfo().get(key).asText()
                 : bash ? "5" : KernelInfo.guessPythonVersion(config.sandbox().rootfs());
         ObjectNode info = KernelInfo.content(config.sandbox(), version);
+        ((ObjectNode) info.path("sandbox")).put("state", runner.status()).put("start", runner.startedFrom());
         ObjectNode limits = (ObjectNode) info.path("sandbox").path("limits");
         limits.put("max_output_mb", config.maxOutputBytes() >> 20);
         limits.put("output_rate_kb", config.outputRateBytes() >> 10);

@@ -8,8 +8,10 @@ import io.sandcell.sandbox.Sandbox;
 import io.sandcell.sandbox.SandboxConfig;
 import io.sandcell.sandbox.SandboxException;
 import io.sandcell.sandbox.SandboxLayout;
+import io.sandcell.sandbox.SnapshotStore;
 import io.sandcell.sandbox.WorkspaceQuota;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,6 +28,8 @@ import java.util.logging.Logger;
 final class SandboxRunner implements AutoCloseable {
     static final String DRIVER_RESOURCE = "/io/sandcell/driver/driver.py";
     static final String DRIVER_NAME = "driver.py";
+    /** The runsc image inside a published snapshot directory. */
+    static final String RUNSC_IMAGE = "runsc";
     private static final Logger LOG = Logger.getLogger(SandboxRunner.class.getName());
 
     private final KernelConfig config;
@@ -34,10 +38,13 @@ final class SandboxRunner implements AutoCloseable {
     private final SandboxLayout layout;
     private final Path workspace;
     private final boolean unmountAtClose;
+    private final SnapshotStore snapshots;
+    private final String snapshotKey;
     private int generation;
     private CompletableFuture<DriverSession> current;
     private DriverSession currentSession;
     private String deathCause;
+    private volatile String startedFrom;
     private boolean closed;
 
     SandboxRunner(KernelConfig config) throws IOException {
@@ -46,6 +53,14 @@ final class SandboxRunner implements AutoCloseable {
         this.runsc = new Runsc(sc.runsc(), config.kernelDir().resolve("runsc"), sc.platform());
         this.layout = SandboxLayout.prepare(sc, SandboxLayout.resource(DRIVER_RESOURCE), DRIVER_NAME);
         this.workspace = config.workspace();
+        if (snapshotEligible(config)) {
+            this.snapshots = new SnapshotStore(sc.dataDir().resolve("snapshots"));
+            this.snapshotKey = SnapshotStore.key(OciSpec.build(sc, layout, "snapshot", Path.of("/nonexistent"),
+                    args(), env(null), null, null), sc);
+        } else {
+            this.snapshots = null;
+            this.snapshotKey = null;
+        }
         int leftovers = runsc.reconcile();
         if (leftovers > 0) {
             LOG.info("removed " + leftovers + " sandbox(es) left by an earlier run of kernel " + config.kernelId());
@@ -70,6 +85,16 @@ final class SandboxRunner implements AutoCloseable {
         return workspace;
     }
 
+    /**
+     * Whether this kernel's sandboxes start from a checkpoint image: Python sandboxes without a network, when
+     * {@code --snapshots} is on. A networked sandbox's state names its own namespace, and Bash starts in
+     * a third of a restore's time anyway.
+     */
+    static boolean snapshotEligible(KernelConfig config) {
+        SandboxConfig sc = config.sandbox();
+        return config.snapshots() && "python".equals(sc.language()) && !sc.network().egress();
+    }
+
     /** Starts a sandbox in the background, stopping any current one first. */
     synchronized void start() {
         if (closed) {
@@ -78,19 +103,95 @@ final class SandboxRunner implements AutoCloseable {
         stopCurrent();
         deathCause = null;
         generation++;
-        String id = shortId() + "-" + generation;
-        Sandbox sandbox = new Sandbox(id, config.sandbox(), layout, runsc, launcher, config.kernelDir(), workspace);
-        DriverSession session = new DriverSession(sandbox);
-        currentSession = session;
+        int gen = generation;
         current = CompletableFuture.supplyAsync(() -> {
             try {
-                session.start(args(), env(), config.sandbox().startTimeoutMs());
+                return startSession(gen);
+            } catch (SandboxException e) {
+                throw new IllegalStateException(e.getMessage(), e);
+            }
+        }, r -> Thread.ofVirtual().name("sandbox-start-" + shortId() + "-" + gen).start(r));
+    }
+
+    /**
+     * Restores the sandbox from this shape's image when there is one, falling back to a cold start when the
+     * restore fails (the image is then discarded); a cold start publishes an image when none exists yet,
+     * before its sandbox serves anything.
+     */
+    private DriverSession startSession(int gen) throws SandboxException {
+        long timeout = config.sandbox().startTimeoutMs();
+        SnapshotStore.Image image = snapshots != null ? snapshots.find(snapshotKey) : null;
+        if (image != null) {
+            DriverSession session = newSession(gen, "r");
+            long t0 = System.nanoTime();
+            try {
+                session.restore(args(), env(config.kernelId()), image.dir().resolve(RUNSC_IMAGE),
+                        image.readyInfo(), config.kernelId(), timeout);
+                LOG.info("sandbox " + session.sandbox().id() + " restored from image " + image.key() + " in "
+                        + (System.nanoTime() - t0) / 1_000_000 + " ms");
+                startedFrom = "restored";
                 return session;
             } catch (SandboxException e) {
                 session.close();
-                throw new IllegalStateException(e.getMessage(), e);
+                if (isStale(gen)) {
+                    throw e;
+                }
+                LOG.warning("restoring from image " + image.key() + " failed, starting cold and discarding the "
+                        + "image: " + e.getMessage());
+                snapshots.discard(image);
             }
-        }, r -> Thread.ofVirtual().name("sandbox-start-" + id).start(r));
+        }
+        DriverSession session = newSession(gen, "");
+        try {
+            session.start(args(), env(config.kernelId()), timeout);
+        } catch (SandboxException e) {
+            session.close();
+            throw e;
+        }
+        if (snapshots != null) {
+            publishImage(session);
+        }
+        startedFrom = "cold";
+        return session;
+    }
+
+    /** Checkpoints a sandbox that has served nothing yet, when no image of its shape exists. */
+    private void publishImage(DriverSession session) {
+        Path claimed = null;
+        try {
+            claimed = snapshots.claim(snapshotKey);
+            if (claimed == null) {
+                return;
+            }
+            long t0 = System.nanoTime();
+            Path runscImage = Files.createDirectory(claimed.resolve(RUNSC_IMAGE));
+            session.checkpoint(runscImage);
+            snapshots.publish(snapshotKey, claimed, session.readyInfo());
+            LOG.info("published image " + snapshotKey + " of sandbox " + session.sandbox().id() + " in "
+                    + (System.nanoTime() - t0) / 1_000_000 + " ms");
+        } catch (IOException e) {
+            LOG.warning("could not checkpoint sandbox " + session.sandbox().id() + " (later kernels start "
+                    + "cold): " + e.getMessage());
+            if (claimed != null) {
+                snapshots.release(claimed);
+            }
+        }
+    }
+
+    /** A session for a new sandbox of this generation; fails when a restart or close has superseded it. */
+    private synchronized DriverSession newSession(int gen, String suffix) throws SandboxException {
+        if (isStale(gen)) {
+            throw new SandboxException(closed ? "the kernel is shutting down" : "superseded by a restart");
+        }
+        String id = shortId() + "-" + gen + suffix;
+        Sandbox sandbox = new Sandbox(id, config.sandbox(), layout, runsc, launcher, config.kernelDir(), workspace);
+        DriverSession session = new DriverSession(sandbox);
+        currentSession = session;
+        return session;
+    }
+
+    private synchronized boolean isStale(int gen) {
+        return closed || gen != generation;
     }
 
     private String shortId() {
@@ -102,10 +203,13 @@ final class SandboxRunner implements AutoCloseable {
         return List.of("/usr/bin/python3", "-s", "-u", OciSpec.DRIVER_DIR + "/" + DRIVER_NAME);
     }
 
-    private List<String> env() {
+    /** The driver's environment; the kernel id is left out of the image key's spec (null). */
+    private List<String> env(String kernelId) {
         List<String> env = new ArrayList<>();
         env.add("SANDCELL_PRELOAD=" + String.join(",", config.sandbox().preload()));
-        env.add("SANDCELL_KERNEL_ID=" + config.kernelId());
+        if (kernelId != null) {
+            env.add("SANDCELL_KERNEL_ID=" + kernelId);
+        }
         env.add("SANDCELL_LANGUAGE=" + config.sandbox().language());
         return env;
     }
@@ -140,6 +244,20 @@ final class SandboxRunner implements AutoCloseable {
             }
             throw new SandboxException(why);
         }
+    }
+
+    /** The sandbox's state as {@code kernel_info_reply} reports it: starting, ready or dead. */
+    synchronized String status() {
+        if (closed || deathCause != null || current == null
+                || (current.isDone() && current.isCompletedExceptionally())) {
+            return "dead";
+        }
+        return current.isDone() ? "ready" : "starting";
+    }
+
+    /** How the current sandbox started: {@code restored} from an image, {@code cold}, or null while starting. */
+    String startedFrom() {
+        return readyNow() == null ? null : startedFrom;
     }
 
     /** The ready session if there is one, without waiting. */

@@ -72,7 +72,34 @@ public final class Sandbox implements AutoCloseable {
     }
 
     /** Writes the bundle and launches {@code runsc run}; the caller then reads the driver's ready line. */
-    public synchronized void start(List<String> args, List<String> env) throws SandboxException {
+    public void start(List<String> args, List<String> env) throws SandboxException {
+        launch(args, env, null);
+    }
+
+    /**
+     * Writes the bundle and launches {@code runsc restore} from a checkpoint image taken of a sandbox of the
+     * same shape; the restored driver waits for a request and sends no ready line.
+     */
+    public void restore(List<String> args, List<String> env, Path image) throws SandboxException {
+        if (config.network().egress()) {
+            throw new SandboxException("a sandbox with a network is never restored from an image");
+        }
+        launch(args, env, image);
+    }
+
+    /** Writes the running sandbox's state into an image directory; the sandbox runs on. */
+    public void checkpoint(Path image) throws SandboxException {
+        if (state != State.RUNNING) {
+            throw new SandboxException("cannot checkpoint sandbox " + id + " in state " + state);
+        }
+        try {
+            runsc.checkpoint(id, image);
+        } catch (IOException e) {
+            throw new SandboxException("checkpointing sandbox " + id + ": " + e.getMessage(), e);
+        }
+    }
+
+    private synchronized void launch(List<String> args, List<String> env, Path image) throws SandboxException {
         if (state != State.NEW) {
             throw new SandboxException("cannot start sandbox " + id + " in state " + state);
         }
@@ -94,7 +121,9 @@ public final class Sandbox implements AutoCloseable {
             ObjectNode spec = OciSpec.build(config, layout, id, workspace, args, env, netns, resolvConf);
             Files.write(bundle.resolve("config.json"), Json.bytes(spec));
             Files.createDirectories(runsc.stateRoot());
-            ProcessBuilder pb = new ProcessBuilder(runsc.runCommand(bundle, id, network != null))
+            List<String> command = image != null ? runsc.restoreCommand(bundle, id, image)
+                    : runsc.runCommand(bundle, id, network != null);
+            ProcessBuilder pb = new ProcessBuilder(command)
                     .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
             process = launcher.start(pb);
             stdin = new BufferedOutputStream(process.getOutputStream(), 1 << 16);

@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 
 # --- protocol descriptors --------------------------------------------------------------------------
@@ -95,6 +96,8 @@ class Stream:
                 big = self._size >= _STREAM_FLUSH_BYTES
             if big:
                 self.flush()
+            else:
+                _output_waiting.set()
         return len(text)
 
     def writelines(self, lines):
@@ -145,15 +148,19 @@ def flush_streams():
 
 
 def _flusher():
+    # Sleeps until output is buffered, so that an idle sandbox costs no CPU (a timed wake-up every 50 ms
+    # costs about 4% of a core under gVisor), then sends what gathered within 50 ms.
     while True:
-        _stop_flusher.wait(_STREAM_FLUSH_SECONDS)
+        _output_waiting.wait()
+        time.sleep(_STREAM_FLUSH_SECONDS)
+        _output_waiting.clear()
         try:
             flush_streams()
         except Exception:  # never let the flusher die
             pass
 
 
-_stop_flusher = threading.Event()
+_output_waiting = threading.Event()
 
 
 _SYNC_MARK = b"\x00sandcell-sync:"
@@ -751,6 +758,28 @@ class BashShell:
         return {"status": "invalid"}
 
 
+# --- restored from a checkpoint image ---------------------------------------------------------------
+
+def restored(req):
+    """Makes a driver restored from a shared checkpoint image its kernel's own.
+
+    Every sandbox restored from one image starts with the same memory, so the generators seeded at import
+    time would give every kernel the same numbers: reseed them from the (per-sandbox) system entropy.
+    """
+    import random
+    random.seed()
+    np_random = sys.modules.get("numpy.random")
+    if np_random is not None:
+        np_random.seed()
+    tempfile = sys.modules.get("tempfile")
+    if tempfile is not None:
+        tempfile._name_sequence = None  # its Random is rebuilt on next use, from fresh entropy
+    kernel_id = req.get("kernel_id")
+    if kernel_id:
+        os.environ["SANDCELL_KERNEL_ID"] = str(kernel_id)
+    return {"status": "ok"}
+
+
 # --- main loop ---------------------------------------------------------------------------------------
 
 def main():
@@ -815,6 +844,8 @@ def main():
                 flush_streams()
             elif op == "ping":
                 reply = {"status": "ok"}
+            elif op == "restored":
+                reply = restored(req)
             elif op in ops:
                 reply = ops[op](req)
             else:

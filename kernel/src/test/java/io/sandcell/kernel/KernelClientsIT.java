@@ -38,6 +38,10 @@ class KernelClientsIT {
                 "--prefix", tmp.resolve("prefix").toString(), "--name", "sandcell-timeout", "--",
                 "--cell-timeout", "3"), Map.of(), tmp, 60, null);
         assertEquals(0, r.exit(), r.output());
+        r = TestEnv.run(List.of(TestEnv.java(), "-jar", TestEnv.kernelJar().toString(), "install",
+                "--prefix", tmp.resolve("prefix").toString(), "--name", "sandcell-preload", "--",
+                "--preload", "numpy,json"), Map.of(), tmp, 60, null);
+        assertEquals(0, r.exit(), r.output());
         Path spec = tmp.resolve("prefix/share/jupyter/kernels/sandcell-python/kernel.json");
         assertTrue(Files.readString(spec).contains(TestEnv.kernelJar().toString()));
         env = Map.of("JUPYTER_PATH", tmp.resolve("prefix/share/jupyter").toString(),
@@ -48,20 +52,36 @@ class KernelClientsIT {
 
     @AfterAll
     static void nothingLeftRunning() throws Exception {
-        assertEquals(List.of(), TestEnv.runningSandboxes(tmp.resolve("data")));
-        Path kernels = tmp.resolve("data/kernels");
-        if (Files.isDirectory(kernels)) {
-            try (var left = Files.list(kernels)) {
-                assertEquals(List.of(), left.toList(), "kernel directories left after shutdown");
+        for (String data : List.of("data", "snapshot-data")) {
+            assertEquals(List.of(), TestEnv.runningSandboxes(tmp.resolve(data)));
+            Path kernels = tmp.resolve(data).resolve("kernels");
+            if (Files.isDirectory(kernels)) {
+                try (var left = Files.list(kernels)) {
+                    assertEquals(List.of(), left.toList(), "kernel directories left after shutdown");
+                }
             }
         }
     }
 
     private TestEnv.Result python(String script, String... args) throws Exception {
+        return python(env, script, args);
+    }
+
+    private TestEnv.Result python(Map<String, String> env, String script, String... args) throws Exception {
         List<String> cmd = new java.util.ArrayList<>(List.of(TestEnv.PYTHON, TestEnv.scripts().resolve(script)
                 .toString()));
         cmd.addAll(List.of(args));
         return TestEnv.run(cmd, env, tmp, 600, null);
+    }
+
+    @Test
+    void restoredSandboxesAreFreshAndABrokenImageIsReplaced() throws Exception {
+        Path data = tmp.resolve("snapshot-data");
+        Map<String, String> own = new java.util.HashMap<>(env);
+        own.put("SANDCELL_DATA_DIR", data.toString());
+        TestEnv.Result r = python(own, "snapshot.py", data.toString());
+        assertEquals(0, r.exit(), r.output());
+        assertEquals(9, r.passes(), r.output());
     }
 
     @Test

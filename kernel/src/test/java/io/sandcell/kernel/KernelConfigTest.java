@@ -55,4 +55,17 @@ class KernelConfigTest {
             assertTrue(e.getMessage().contains("egress") || e.getMessage().contains("--network"), e.getMessage());
         }
     }
+
+    @Test
+    void snapshotsAreOnUnlessTurnedOffAndOnlyForPythonWithoutNetwork() throws Exception {
+        assertTrue(parse(Map.of()).snapshots());
+        assertTrue(SandboxRunner.snapshotEligible(parse(Map.of())));
+        assertFalse(parse(Map.of("SANDCELL_SNAPSHOTS", "off")).snapshots());
+        assertFalse(SandboxRunner.snapshotEligible(parse(Map.of(), "--snapshots", "off")));
+        assertFalse(SandboxRunner.snapshotEligible(parse(Map.of(), "--language", "bash")));
+        assertFalse(SandboxRunner.snapshotEligible(parse(Map.of(), "--network", "egress", "--egress-dns",
+                "1.1.1.1")));
+        UsageException e = assertThrows(UsageException.class, () -> parse(Map.of(), "--snapshots", "yes"));
+        assertTrue(e.getMessage().contains("--snapshots"), e.getMessage());
+    }
 }

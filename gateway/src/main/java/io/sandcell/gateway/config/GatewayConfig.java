@@ -35,6 +35,7 @@ import java.util.Map;
  * @param kernelStartTimeoutSeconds how long a kernel may take to answer its first kernel_info_request
  * @param poolSize ready kernels of the default kernelspec kept waiting for POST /api/kernels
  * @param poolPreload Python modules pooled kernels import before they are ready
+ * @param poolRefillConcurrency how many pooled kernels may be starting at once
  * @param tools the OpenAPI tool server's settings
  */
 public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMode, String token, String password,
@@ -43,7 +44,7 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
                             int cullIntervalSeconds, boolean cullConnected, boolean cullBusy,
                             List<String> allowedEnv, int maxMessageBytes, int maxIopubMessageBytes,
                             int offlineBufferMessages, int kernelStartTimeoutSeconds, int poolSize,
-                            List<String> poolPreload, ToolConfig tools) {
+                            List<String> poolPreload, int poolRefillConcurrency, ToolConfig tools) {
 
     /** How clients prove who they are. */
     public enum AuthMode { TOKEN, PASSWORD, NONE }
@@ -95,7 +96,10 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
                 Spec.value("--pool-size", "SANDCELL_POOL_SIZE", "2",
                         "ready kernels kept for POST /api/kernels (default kernelspec, no env); 0 turns the pool off"),
                 Spec.value("--pool-preload", "SANDCELL_POOL_PRELOAD", "numpy,pandas,matplotlib.pyplot",
-                        "comma-separated modules pooled kernels import before they are handed out")));
+                        "comma-separated modules pooled kernels import before they are handed out"),
+                Spec.value("--pool-refill-concurrency", "SANDCELL_POOL_REFILL_CONCURRENCY", "1",
+                        "how many pooled kernels may be starting at once; 1 leaves the other core of a 2-core host "
+                                + "to the calls being served")));
         specs.addAll(ToolConfig.options());
         specs.add(Spec.flag("--help", null, "show this help").withAlias("-h"));
         return new Options(specs);
@@ -153,7 +157,8 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
                 runtime, p.path("--kernelspec-dir"), dflt, maxKernels, nonNegative(p, "--cull-idle-timeout"),
                 positive(p, "--cull-interval"), p.bool("--cull-connected"), p.bool("--cull-busy"),
                 p.list("--allowed-env"), maxMessage, maxIopub, nonNegative(p, "--offline-buffer"),
-                positive(p, "--kernel-start-timeout"), nonNegative(p, "--pool-size"), preload(p), ToolConfig.from(p));
+                positive(p, "--kernel-start-timeout"), nonNegative(p, "--pool-size"), preload(p),
+                positive(p, "--pool-refill-concurrency"), ToolConfig.from(p));
     }
 
     public static GatewayConfig parse(String[] args, Map<String, String> env) throws UsageException {

@@ -49,6 +49,8 @@ public final class KernelManager implements AutoCloseable {
     private long cullTimer = -1;
     private final java.util.Deque<ManagedKernel> pool = new java.util.concurrent.ConcurrentLinkedDeque<>();
     private int poolStarting; // guarded by this
+    /** Whether a pooled kernel has been ready: its sandbox image exists from then on. */
+    private volatile boolean poolPrimed;
     private volatile boolean closed;
     private final KernelMetrics metrics = new KernelMetrics();
     private final ClassDataArchive classData;
@@ -157,21 +159,25 @@ public final class KernelManager implements AutoCloseable {
         }
         KernelSpec spec = specs.get(name);
         checkLimit();
-        if (spec.name().equals(specs.defaultName()) && userEnv.isEmpty()) {
+        boolean poolable = spec.name().equals(specs.defaultName()) && userEnv.isEmpty() && config.poolSize() > 0;
+        if (poolable) {
             ManagedKernel pooled;
             while ((pooled = pool.poll()) != null) {
                 if (pooled.state() == KernelState.IDLE && pooled.alive()) {
                     pooled.handOut();
                     metrics.pooledStarts.increment();
                     kernels.put(pooled.id(), pooled);
-                    refillPool();
+                    vertx.runOnContext(v -> refillPool()); // after this response: launching takes a while
                     return pooled;
                 }
                 discard(pooled);
             }
         }
-        ManagedKernel k = startCold(spec, userEnv);
-        refillPool();
+        // The pool is empty: start the same kernel as a pooled one now, restored from the same sandbox image.
+        // Until a pooled kernel has been ready (and so made that image), a preloaded start would import
+        // everything cold: start a bare kernel then, which is ready sooner.
+        ManagedKernel k = startCold(spec, poolable && poolPrimed ? poolEnv() : userEnv);
+        vertx.runOnContext(v -> refillPool());
         return k;
     }
 
@@ -242,22 +248,33 @@ public final class KernelManager implements AutoCloseable {
 
     // --- the warm pool -----------------------------------------------------------------------------------
 
+    /** What a pooled kernel is started with: the pool's preloads. */
+    private Map<String, String> poolEnv() {
+        return Map.of("SANDCELL_PRELOAD", String.join(",", config.poolPreload()));
+    }
+
     /**
-     * Starts pooled kernels until {@code --pool-size} are ready or starting, one at a time so that refilling
-     * leaves the other core to foreground work. A kernel handed out is never returned to the pool.
+     * Starts pooled kernels until {@code --pool-size} are ready or starting, at most
+     * {@code --pool-refill-concurrency} at a time so that refilling leaves room for the calls being served. A
+     * pooled kernel counts as ready once its sandbox is up with the preloads imported. A kernel handed out is
+     * never returned to the pool.
      */
     public synchronized void refillPool() {
-        if (closed || poolStarting > 0 || pool.size() >= config.poolSize()) {
+        if (closed || poolStarting >= config.poolRefillConcurrency()
+                || pool.size() + poolStarting >= config.poolSize()) {
             return;
         }
         ManagedKernel k;
         try {
-            k = create(specs.get(null), Map.of("SANDCELL_PRELOAD", String.join(",", config.poolPreload())));
+            k = create(specs.get(null), poolEnv());
         } catch (ApiException e) {
             return;
         }
         poolStarting++;
-        k.start().onComplete(r -> poolStarted(k, r.succeeded() ? null : r.cause()));
+        if (poolStarting < config.poolRefillConcurrency()) {
+            vertx.runOnContext(v -> refillPool());
+        }
+        k.startWarm().onComplete(r -> poolStarted(k, r.succeeded() ? null : r.cause()));
     }
 
     private void poolStarted(ManagedKernel k, Throwable failure) {
@@ -265,6 +282,7 @@ public final class KernelManager implements AutoCloseable {
             poolStarting--;
             if (failure == null && !closed) {
                 pool.add(k);
+                poolPrimed = true;
             }
         }
         if (failure == null && !closed) {

@@ -36,7 +36,7 @@ import org.zeromq.ZMQ;
 public final class ManagedKernel implements KernelChannels.Listener {
     private static final Logger LOG = Logger.getLogger(ManagedKernel.class.getName());
     private static final String INTERNAL_SESSION = "sandcell-gateway";
-    private static final long NUDGE_MS = 500;
+    private static final long NUDGE_MS = 100;
 
     private final String id;
     private final KernelSpec spec;
@@ -60,6 +60,8 @@ public final class ManagedKernel implements KernelChannels.Listener {
     private volatile Process process;
     private volatile Promise<Void> ready;
     private volatile boolean sawReply;
+    /** Ready only once the kernel reports its sandbox ready too (pooled kernels: warm means imported). */
+    private volatile boolean awaitSandbox;
     private volatile boolean sawIopub;
     private volatile boolean stopping;
     /** When each client's execute_request was sent, by msg_id, until its reply. */
@@ -104,6 +106,11 @@ public final class ManagedKernel implements KernelChannels.Listener {
         return clients.size();
     }
 
+    /** Why the kernel died, or null while it is alive. */
+    public String deathReason() {
+        return state == KernelState.DEAD ? deathReason : null;
+    }
+
     /** The model of {@code /api/kernels}. */
     public ObjectNode model() {
         ObjectNode m = Json.object();
@@ -116,6 +123,15 @@ public final class ManagedKernel implements KernelChannels.Listener {
             m.put("reason", deathReason);
         }
         return m;
+    }
+
+    /**
+     * Like {@link #start()}, but the kernel counts as ready only once its sandbox is up with its preloads
+     * imported, as {@code kernel_info_reply}'s {@code sandbox.state} says.
+     */
+    Future<Void> startWarm() {
+        awaitSandbox = true;
+        return start();
     }
 
     /** Writes the connection file and launches the process; the returned future completes when ready. */
@@ -281,6 +297,17 @@ public final class ManagedKernel implements KernelChannels.Listener {
         }
         if (INTERNAL_SESSION.equals(session)) {
             if ("kernel_info_reply".equals(message.msgType()) && !sawReply) {
+                String sandbox = message.content().path("sandbox").path("state").asText("ready");
+                if (awaitSandbox && "dead".equals(sandbox)) {
+                    vertx.runOnContext(v -> {
+                        kill();
+                        fail("the kernel's sandbox failed to start (log: " + logFile + ")");
+                    });
+                    return;
+                }
+                if (awaitSandbox && "starting".equals(sandbox)) {
+                    return; // the next nudge asks again
+                }
                 sawReply = true;
                 readyCheck();
             }

@@ -39,6 +39,8 @@ final class CellRun implements KernelClient {
     private final Context context;
     private final String code;
     private final long timeoutMs;
+    /** How long the sandbox may take to come up before the cell starts, on top of the cell's limit. */
+    static final long START_ALLOWANCE_MS = 60_000;
     private final int maxImages;
     private final String session = "tool-" + UUID.randomUUID();
     private final CappedText stdout;
@@ -72,7 +74,9 @@ final class CellRun implements KernelClient {
                 .put("store_history", true).put("allow_stdin", false).put("stop_on_error", false)
                 .set("user_expressions", Json.object()));
         kernel.send(this, Channel.SHELL, m);
-        timer = context.owner().setTimer(timeoutMs, t -> timeout());
+        // the limit is the cell's: it starts at execute_input, once the sandbox is up (a chat's first call may
+        // start one); until then the sandbox's own start timeout applies, with this as the backstop
+        timer = context.owner().setTimer(timeoutMs + START_ALLOWANCE_MS, t -> timeout());
         return done.future();
     }
 
@@ -116,6 +120,12 @@ final class CellRun implements KernelClient {
                 String text = tb.isEmpty() ? c.path("ename").asText() + ": " + c.path("evalue").asText() + "\n"
                         : tb.toString();
                 stderr.append(ANSI.matcher(text).replaceAll(""));
+            }
+            case "execute_input" -> {
+                if (timer >= 0 && !timedOut) {
+                    context.owner().cancelTimer(timer);
+                    timer = context.owner().setTimer(timeoutMs, t -> timeout());
+                }
             }
             case "execute_reply" -> reply = c;
             case "status" -> idle = "idle".equals(c.path("execution_state").asText());

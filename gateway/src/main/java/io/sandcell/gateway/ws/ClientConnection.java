@@ -1,5 +1,6 @@
 package io.sandcell.gateway.ws;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sandcell.gateway.kernels.KernelClient;
 import io.sandcell.gateway.kernels.ManagedKernel;
 import io.sandcell.protocol.Channel;
@@ -72,6 +73,8 @@ final class ClientConnection implements KernelClient {
             ready = true;
             if (r.failed()) {
                 deliver(Channel.IOPUB, status("dead"));
+                String reason = r.cause() != null ? r.cause().getMessage() : "the kernel failed to start";
+                held.forEach(in -> answerDead(in, reason));
                 held.clear();
                 return;
             }
@@ -105,7 +108,48 @@ final class ClientConnection implements KernelClient {
     }
 
     private void forward(WsFrames.Incoming in) {
+        String dead = kernel.deathReason();
+        if (dead != null) {
+            answerDead(in, dead);
+            return;
+        }
         kernel.send(this, in.channel(), in.message());
+    }
+
+    /**
+     * Answers a request that no kernel will: an error reply, and for an execute request also the error and
+     * the busy/idle pair on iopub, so that a client reading until idle (Open WebUI) ends at once with the
+     * cause instead of waiting for its timeout.
+     */
+    private void answerDead(WsFrames.Incoming in, String reason) {
+        Message request = in.message();
+        String type = request.msgType();
+        if (in.channel() == Channel.IOPUB || !type.endsWith("_request")) {
+            return;
+        }
+        String evalue = "the kernel is dead: " + reason;
+        boolean execute = type.equals("execute_request");
+        if (execute) {
+            write(Channel.IOPUB, parented("status", request, Json.object().put("execution_state", "busy")));
+            ObjectNode error = Json.object().put("ename", "KernelDied").put("evalue", evalue);
+            error.putArray("traceback").add("KernelDied: " + evalue);
+            write(Channel.IOPUB, parented("error", request, error));
+        }
+        ObjectNode reply = Json.object().put("status", "error").put("ename", "KernelDied").put("evalue", evalue);
+        reply.putArray("traceback").add("KernelDied: " + evalue);
+        if (execute) {
+            reply.put("execution_count", 0);
+        }
+        String replyType = type.substring(0, type.length() - "_request".length()) + "_reply";
+        write(in.channel(), parented(replyType, request, reply));
+        if (execute) {
+            write(Channel.IOPUB, parented("status", request, Json.object().put("execution_state", "idle")));
+        }
+    }
+
+    private static Message parented(String type, Message parent, ObjectNode content) {
+        return new Message(List.of(), Header.create(type, parent.session(), "gateway").toJson(),
+                parent.header().deepCopy(), Json.object(), content, List.of());
     }
 
     @Override
