@@ -148,20 +148,32 @@ final class SandboxRunner implements AutoCloseable {
             session.close();
             throw e;
         }
-        if (snapshots != null) {
-            publishImage(session);
+        if (snapshots != null && !publishImage(session)) {
+            // a checkpoint that failed may have left the sandbox stopped: never hand that one out
+            session.close();
+            session = newSession(gen, "c");
+            try {
+                session.start(args(), env(config.kernelId()), timeout);
+            } catch (SandboxException e) {
+                session.close();
+                throw e;
+            }
         }
         startedFrom = "cold";
         return session;
     }
 
-    /** Checkpoints a sandbox that has served nothing yet, when no image of its shape exists. */
-    private void publishImage(DriverSession session) {
+    /**
+     * Checkpoints a sandbox that has served nothing yet, when no image of its shape exists.
+     *
+     * @return false when a checkpoint was attempted and failed
+     */
+    private boolean publishImage(DriverSession session) {
         Path claimed = null;
         try {
             claimed = snapshots.claim(snapshotKey);
             if (claimed == null) {
-                return;
+                return true;
             }
             long t0 = System.nanoTime();
             Path runscImage = Files.createDirectory(claimed.resolve(RUNSC_IMAGE));
@@ -169,12 +181,14 @@ final class SandboxRunner implements AutoCloseable {
             snapshots.publish(snapshotKey, claimed, session.readyInfo());
             LOG.info("published image " + snapshotKey + " of sandbox " + session.sandbox().id() + " in "
                     + (System.nanoTime() - t0) / 1_000_000 + " ms");
+            return true;
         } catch (IOException e) {
-            LOG.warning("could not checkpoint sandbox " + session.sandbox().id() + " (later kernels start "
-                    + "cold): " + e.getMessage());
+            LOG.warning("could not checkpoint sandbox " + session.sandbox().id() + "; starting a fresh one: "
+                    + e.getMessage());
             if (claimed != null) {
                 snapshots.release(claimed);
             }
+            return claimed == null;
         }
     }
 
