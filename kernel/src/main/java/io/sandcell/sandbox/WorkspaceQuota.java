@@ -61,6 +61,9 @@ public final class WorkspaceQuota {
         // Concurrent loop mounts can race for the same free loop device; a failed attempt is undone and retried.
         IOException last = null;
         for (int attempt = 0; attempt < MOUNT_ATTEMPTS; attempt++) {
+            if (attempt > 0 && mounted(workspace)) {
+                return true; // the failed attempt took effect after all
+            }
             try {
                 run(List.of("mount", "-o", "loop,nosuid,nodev", image.toString(), workspace.toString()));
                 Files.deleteIfExists(workspace.resolve("lost+found"));
@@ -98,7 +101,9 @@ public final class WorkspaceQuota {
 
     /** Detaches the workspace's filesystem if it is mounted (lazily: open files keep working until closed). */
     public static void unmount(Path workspace) throws IOException {
-        if (mounted(workspace)) {
+        // more than one filesystem can be stacked there (a mount that reported failure yet took effect, and
+        // its retry): detach until the directory is a plain one again
+        for (int i = 0; i < MOUNT_ATTEMPTS + 1 && mounted(workspace); i++) {
             run(List.of("umount", "-l", workspace.toString()));
         }
     }
