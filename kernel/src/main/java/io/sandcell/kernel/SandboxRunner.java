@@ -119,14 +119,13 @@ final class SandboxRunner implements AutoCloseable {
      * before its sandbox serves anything.
      */
     private DriverSession startSession(int gen) throws SandboxException {
-        long timeout = config.sandbox().startTimeoutMs();
         SnapshotStore.Image image = snapshots != null ? snapshots.find(snapshotKey) : null;
         if (image != null) {
             DriverSession session = newSession(gen, "r");
             long t0 = System.nanoTime();
             try {
                 session.restore(args(), env(config.kernelId()), image.dir().resolve(RUNSC_IMAGE),
-                        image.readyInfo(), config.kernelId(), timeout);
+                        image.readyInfo(), config.kernelId(), config.sandbox().startTimeoutMs());
                 LOG.info("sandbox " + session.sandbox().id() + " restored from image " + image.key() + " in "
                         + (System.nanoTime() - t0) / 1_000_000 + " ms");
                 startedFrom = "restored";
@@ -141,26 +140,26 @@ final class SandboxRunner implements AutoCloseable {
                 snapshots.discard(image);
             }
         }
-        DriverSession session = newSession(gen, "");
+        DriverSession session = startCold(gen, "");
+        if (snapshots != null && !publishImage(session)) {
+            // a checkpoint that failed may have left the sandbox stopped: never hand that one out
+            session.close();
+            session = startCold(gen, "c");
+        }
+        startedFrom = "cold";
+        return session;
+    }
+
+    /** Starts a sandbox of this generation without an image and waits for its driver's ready line. */
+    private DriverSession startCold(int gen, String suffix) throws SandboxException {
+        DriverSession session = newSession(gen, suffix);
         try {
-            session.start(args(), env(config.kernelId()), timeout);
+            session.start(args(), env(config.kernelId()), config.sandbox().startTimeoutMs());
+            return session;
         } catch (SandboxException e) {
             session.close();
             throw e;
         }
-        if (snapshots != null && !publishImage(session)) {
-            // a checkpoint that failed may have left the sandbox stopped: never hand that one out
-            session.close();
-            session = newSession(gen, "c");
-            try {
-                session.start(args(), env(config.kernelId()), timeout);
-            } catch (SandboxException e) {
-                session.close();
-                throw e;
-            }
-        }
-        startedFrom = "cold";
-        return session;
     }
 
     /**

@@ -45,10 +45,6 @@ public final class SnapshotStore {
         this.dir = dir;
     }
 
-    public Path dir() {
-        return dir;
-    }
-
     /**
      * The key of sandboxes built from this spec.
      *

@@ -148,8 +148,7 @@ final class ClientConnection implements KernelClient {
     }
 
     private static Message parented(String type, Message parent, ObjectNode content) {
-        return new Message(List.of(), Header.create(type, parent.session(), "gateway").toJson(),
-                parent.header().deepCopy(), Json.object(), content, List.of());
+        return Message.create(Header.create(type, parent.session(), "gateway"), parent, content);
     }
 
     @Override
