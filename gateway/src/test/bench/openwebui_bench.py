@@ -1,12 +1,13 @@
 """Open WebUI-style call latency, side by side: each call creates a kernel, opens the websocket, sends one
 execute_request, reads until idle and deletes the kernel (exactly the Open WebUI flow). Prints p50/p95 per
-server and workload, the ratios against the first server (the peer), and writes JSON.
+server and workload, the ratios of the last server against each of the others (its peers), and writes JSON.
 
-usage: openwebui_bench.py OUT.json CALLS NAME=URL|TOKEN [NAME=URL|TOKEN ...]
+usage: openwebui_bench.py OUT.json CALLS NAME=URL|TOKEN [NAME=URL|TOKEN ...]   (the last server is compared
+       against each of the others, its peers)
        openwebui_bench.py --first OUT.json NAME=URL|TOKEN [...]   one call per server, right after startup
        openwebui_bench.py --more OUT.json NAME=URL|PIDPATTERN|TOKEN [...]
            execute round trips, calls at concurrency 4, sustained calls/s over 60 s, and memory per idle kernel
-           with 20 kernels alive (PSS of every process whose command line contains PIDPATTERN)
+           with 20 kernels alive (PSS of every process whose command line contains PIDPATTERN; "-" skips it)
 BENCH_PAUSE (seconds, default 0.2) is the pause between calls.
 """
 import asyncio
@@ -172,15 +173,22 @@ async def more(out, servers):
         r["c4_print_p50_ms"], r["c4_print_p95_ms"] = round(statistics.median(times), 1), round(pct(times, 95), 1)
         times, took = await concurrent_calls(url, token, WORKLOADS["print+plot"], 4, seconds=60)
         r["sustained_calls_per_s"] = round(len(times) / took, 2)
-        r["idle_kernel_pss_mb"] = round(await memory_per_kernel(url, token, pattern), 1)
+        if pattern != "-":  # "-": the same server as a peer already measured, memory included
+            r["idle_kernel_pss_mb"] = round(await memory_per_kernel(url, token, pattern), 1)
         print(name, r, flush=True)
     names = list(results)
-    print("%-26s" % "metric" + "".join("%28s" % n for n in names) + "%14s" % "ratio")
+    print("%-26s" % "metric" + "".join("%28s" % n for n in names)
+          + "".join("%16s" % ("vs peer %d" % (i + 1)) for i in range(len(names) - 1)))
     for metric in results[names[0]]:
-        values = [results[n][metric] for n in names]
+        values = [results[n].get(metric) for n in names]
         better_high = metric.startswith("sustained")
-        ratio = (values[-1] / values[0]) if better_high else (values[0] / values[-1] if values[-1] else 0)
-        print("%-26s" % metric + "".join("%28s" % v for v in values) + "%13.2fx" % ratio)
+        ratios = ""
+        for peer in values[:-1]:
+            if peer is None or not values[-1]:
+                ratios += "%16s" % "-"
+            else:
+                ratios += "%15.2fx" % ((values[-1] / peer) if better_high else (peer / values[-1]))
+        print("%-26s" % metric + "".join("%28s" % ("-" if v is None else v) for v in values) + ratios)
     with open(out, "w") as f:
         json.dump(results, f, indent=1)
 
@@ -219,15 +227,18 @@ async def main():
                 await asyncio.sleep(PAUSE)  # time between calls, as between chat messages
             results.setdefault(workload, {})[name] = {"p50_ms": round(statistics.median(times), 1),
                                                       "p95_ms": round(pct(times, 95), 1), "n": calls}
-    peer = servers[0][0]
-    print("%-12s %-24s %10s %10s %12s" % ("workload", "server", "p50 ms", "p95 ms", "p50 vs peer"))
+    peers = [name for name, _, _ in servers[:-1]]
+    print("%-12s %-30s %10s %10s" % ("workload", "server", "p50 ms", "p95 ms")
+          + "".join("%14s" % ("vs peer %d" % (i + 1)) for i in range(len(peers))))
     for workload, by in results.items():
         for name, r in by.items():
-            ratio = by[peer]["p50_ms"] / r["p50_ms"]
-            r["speedup_vs_peer"] = round(ratio, 2)
-            print("%-12s %-24s %10.1f %10.1f %11.2fx" % (workload, name, r["p50_ms"], r["p95_ms"], ratio))
+            ratios = {peer: round(by[peer]["p50_ms"] / r["p50_ms"], 2) for peer in peers}
+            r["speedup_vs"] = ratios
+            print("%-12s %-30s %10.1f %10.1f" % (workload, name, r["p50_ms"], r["p95_ms"])
+                  + "".join("%13.2fx" % ratios[peer] for peer in peers))
     with open(out, "w") as f:
         json.dump({"calls": calls, "results": results}, f, indent=1)
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())

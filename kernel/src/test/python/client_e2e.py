@@ -116,6 +116,10 @@ def checks(km, kc):
         reply, msgs = run(kc, "plt.plot([3, 2, 1]);")
         assert [m for m in of(msgs, "display_data") if "image/png" in m["content"]["data"]], \
             "a figure without plt.show() must be displayed too"
+        reply, msgs = run(kc, "import matplotlib.font_manager as fm\nprint(fm._sandcell_fonts)\n"
+                              "plt.plot([1]); plt.savefig('/tmp/f.pdf'); plt.close('all')\n"
+                              "print(open('/tmp/f.pdf', 'rb').read(5))")
+        assert stdout(msgs) == "True\nb'%PDF-'\n", "fonts come from memory once matplotlib is imported: %r" % msgs
         reply, msgs = run(kc, "from IPython.display import Markdown, Latex, SVG, display, update_display\n"
                               "h = display('one', display_id=True)\nh.update('two')\n"
                               "display(Markdown('**m**'), Latex('$x$'))")

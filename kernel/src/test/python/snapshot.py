@@ -29,6 +29,7 @@ print(json.dumps({
     "a_tmp": os.path.exists("/tmp/from-a"),
     "a_workspace": os.path.exists("/mnt/data/from-a"),
     "a_global": "secret_of_a" in globals(),
+    "history": len(In),
 }))
 '''
 
@@ -43,7 +44,9 @@ def stdout_of(kc, code):
 
 def start():
     km, kc = start_new_kernel(kernel_name=KERNEL, startup_timeout=120)
-    probe = json.loads(stdout_of(kc, PROBE))
+    raw = stdout_of(kc, PROBE)
+    probe = json.loads(raw)
+    probe["raw"] = raw
     msg_id = kc.kernel_info()
     while True:
         reply = kc.get_shell_msg(timeout=30)
@@ -90,6 +93,9 @@ def main():
     ok &= check("a restored kernel has the preloads imported", b["probe"]["preloaded"] and c["probe"]["preloaded"])
     leaked = [k for k in ("a_tmp", "a_workspace", "a_global") if b["probe"][k] or c["probe"][k]]
     ok &= check("nothing another kernel did reaches a restored one", not leaked, leaked)
+    traces = [(p["history"], p["raw"][:1]) for p in (b["probe"], c["probe"])]
+    ok &= check("the warm-up cell of a restore leaves no trace: the first cell prints only its own output and is "
+                "alone in the history", traces == [(2, "{"), (2, "{")], traces)
     stdout_of(b["kc"], "x = 41")
     ok &= check("a restored kernel keeps its state between cells", stdout_of(b["kc"], "print(x + 1)").strip() == "42")
     stop(a, b, c)

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.sandcell.protocol.Json;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -55,6 +56,55 @@ class PoolIT {
                     && f.at("/parent_header/msg_id").asText().equals(id)) {
                 ws.socket.abort();
                 return f.get("content");
+            }
+        }
+    }
+
+    /** The messages of one execution, from a new websocket. */
+    private static List<JsonNode> execute(GatewayFixture gw, String kernel, String code) throws Exception {
+        GatewayFixture.Ws ws = gw.connect(kernel, null, null);
+        String id = UUID.randomUUID().toString();
+        ws.sendText(GatewayFixture.executeRequest(id, code));
+        List<JsonNode> msgs = GatewayFixture.untilIdle(ws, id, 120);
+        ws.socket.abort();
+        return msgs;
+    }
+
+    private static List<JsonNode> ofType(List<JsonNode> msgs, String type) {
+        return msgs.stream().filter(m -> type.equals(m.path("msg_type").asText())).toList();
+    }
+
+    /**
+     * With the default preloads (numpy, pandas, matplotlib.pyplot), a pooled kernel's sandbox image holds a
+     * rendered figure and a restored sandbox runs a warm-up cell before it is handed out: neither may show.
+     * The first cell is number 1, prints only its own output, shows only its own figure; nothing is left in
+     * the history or among the open figures; and fonts read from memory still embed in PDF and PostScript.
+     */
+    @Test
+    void warmUpsLeaveNoTraceInTheFirstCell() throws Exception {
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--pool-size", "1")) {
+            for (String expectedStart : List.of("cold", "restored")) {
+                awaitPool(gw, 1);
+                String kernel = gw.startKernel();
+                assertEquals(expectedStart, kernelInfo(gw, kernel).at("/sandbox/start").asText());
+                List<JsonNode> msgs = execute(gw, kernel, "print('hello')\nimport matplotlib.pyplot as plt\n"
+                        + "plt.plot([1, 2, 3])\nplt.show()");
+                assertEquals("hello\n", GatewayFixture.stdout(msgs), expectedStart + ": " + msgs);
+                List<JsonNode> images = ofType(msgs, "display_data").stream()
+                        .filter(m -> m.at("/content/data").has("image/png")).toList();
+                assertEquals(1, images.size(), expectedStart + ": exactly the cell's own figure: " + msgs);
+                assertTrue(images.get(0).at("/content/data/image~1png").asText().startsWith("iVBOR"));
+                assertEquals(1, ofType(msgs, "execute_input").get(0).at("/content/execution_count").asInt(),
+                        expectedStart + ": the first cell is number 1");
+                assertEquals("3 [] True b'%PDF-' b'%!PS-' True\n",
+                        GatewayFixture.stdout(execute(gw, kernel, "import matplotlib.font_manager as fm\n"
+                                + "print(len(In), plt.get_fignums(), fm._sandcell_fonts, end=' ')\n"
+                                + "plt.plot([1]); plt.title('π'); plt.savefig('/tmp/a.pdf'); plt.savefig('/tmp/a.ps')\n"
+                                + "plt.close('all')\n"
+                                + "print(open('/tmp/a.pdf', 'rb').read(5), open('/tmp/a.ps', 'rb').read(5), end=' ')\n"
+                                + "print(fm.get_font(fm.findfont('DejaVu Sans')).fname.endswith('.ttf'))")),
+                        expectedStart + ": no warm-up cell in the history, no figure left open, fonts in memory");
+                assertEquals(204, gw.call("DELETE", "api/kernels/" + kernel, null).statusCode());
             }
         }
     }

@@ -59,7 +59,9 @@ public final class DriverSession implements AutoCloseable {
     /**
      * Restores the sandbox from a checkpoint image and makes the restored driver its own: it gets this
      * kernel's id and reseeds its random generators, which it would otherwise share with every sandbox
-     * restored from the same image.
+     * restored from the same image. The driver then runs a cell that leaves no trace, so that the memory a
+     * cell touches is mapped back before the first client's cell rather than during it; that cell's output
+     * is dropped.
      *
      * @param readyInfo what the driver said when the image was taken
      * @throws SandboxException if the restore fails, or the driver does not answer within the timeout
@@ -69,7 +71,7 @@ public final class DriverSession implements AutoCloseable {
         sandbox.restore(args, env, image);
         open();
         ObjectNode reply = withinTimeout(timeoutMs, () -> call(Json.object().put("op", "restored")
-                .put("kernel_id", kernelId), UNEXPECTED));
+                .put("kernel_id", kernelId).put("warm", true), DISCARD));
         if (!"ok".equals(reply.path("status").asText())) {
             throw new SandboxException("restoring sandbox " + sandbox.id() + ": the driver answered " + reply);
         }
@@ -107,11 +109,11 @@ public final class DriverSession implements AutoCloseable {
         }
     }
 
-    /** A sink for requests that produce no events: the driver sends none before its first request ends. */
-    private static final EventSink UNEXPECTED = new EventSink() {
+    /** A sink for the restore's request: the warm-up cell's output is nobody's, and is dropped. */
+    private static final EventSink DISCARD = new EventSink() {
         @Override
         public void event(DriverEvent event) {
-            // a restored driver has nothing buffered; stray events are dropped
+            // the warm-up cell's output; nothing else is sent before the first request ends
         }
 
         @Override

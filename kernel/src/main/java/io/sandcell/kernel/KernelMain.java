@@ -64,7 +64,11 @@ public final class KernelMain {
         LOG.info("kernel " + config.kernelId() + " listening on " + conn);
         server.awaitShutdown();
         server.close();
-        Runtime.getRuntime().removeShutdownHook(hook);
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException e) {
+            // a SIGTERM came during the shutdown: the JVM is exiting already, after the hook saw close finish
+        }
         return 0;
     }
 }

@@ -46,6 +46,7 @@ public final class KernelServer implements AutoCloseable {
     private final List<Thread> threads = new ArrayList<>();
     private volatile boolean stopping;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+    private final CountDownLatch closedDone = new CountDownLatch(1);
 
     public KernelServer(KernelConfig config, ConnectionInfo conn) throws java.io.IOException {
         this.config = config;
@@ -257,22 +258,39 @@ public final class KernelServer implements AutoCloseable {
         return frames;
     }
 
-    /** Stops the sandbox, then the sockets and their threads. */
+    /**
+     * Stops the sandbox, then the sockets and their threads. A second call (the shutdown hook, when SIGTERM
+     * arrives during a shutdown) waits for the first to finish, so that the JVM does not exit halfway through
+     * removing the sandbox and the workspace mount.
+     */
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
-            return;
-        }
-        stopping = true;
-        runner.close();
-        replier.closeIopub();
-        ctx.term();
-        for (Thread t : threads) {
             try {
-                t.join(5000);
+                if (!closedDone.await(20, java.util.concurrent.TimeUnit.SECONDS)) {
+                    LOG.warning("the kernel's shutdown is still running after 20 s; exiting anyway");
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+            return;
+        }
+        long t0 = System.nanoTime();
+        try {
+            stopping = true;
+            runner.close();
+            replier.closeIopub();
+            ctx.term();
+            for (Thread t : threads) {
+                try {
+                    t.join(5000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        } finally {
+            closedDone.countDown();
+            LOG.info("kernel " + config.kernelId() + " stopped in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
         }
     }
 }

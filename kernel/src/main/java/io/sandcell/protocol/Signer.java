@@ -11,18 +11,31 @@ import javax.crypto.spec.SecretKeySpec;
 
 /**
  * HMAC signing of the four JSON parts of a message, as jupyter_client does it. An empty key turns signing
- * off: messages are sent with an empty signature and none is checked. Instances are immutable; each call
- * uses its own {@link Mac}.
+ * off: messages are sent with an empty signature and none is checked. Instances are immutable and
+ * thread-safe: the keyed {@link Mac} is made once and each call works on a clone of it, which costs a copy
+ * of its state instead of a provider lookup and a key schedule.
  */
 public final class Signer {
     private final String scheme;
     private final String algorithm;
     private final byte[] key;
+    /** Keyed and never updated; null when signing is off or the provider's Mac cannot be cloned. */
+    private final Mac prototype;
 
     private Signer(String scheme, String algorithm, byte[] key) {
         this.scheme = scheme;
         this.algorithm = algorithm;
         this.key = key;
+        this.prototype = key.length > 0 ? cloneable(newMac()) : null;
+    }
+
+    private static Mac cloneable(Mac mac) {
+        try {
+            mac.clone();
+            return mac;
+        } catch (CloneNotSupportedException e) {
+            return null;
+        }
     }
 
     /**
@@ -37,11 +50,7 @@ public final class Signer {
         }
         String algorithm = "Hmac" + s.substring(5).toUpperCase(Locale.ROOT);
         byte[] keyBytes = key == null ? new byte[0] : key.getBytes(StandardCharsets.UTF_8);
-        Signer signer = new Signer(s, algorithm, keyBytes);
-        if (keyBytes.length > 0) {
-            signer.mac(); // fail now on an unknown algorithm
-        }
-        return signer;
+        return new Signer(s, algorithm, keyBytes); // an unknown algorithm fails here, when the key is set
     }
 
     /** True when a key is set and signatures are made and checked. */
@@ -54,6 +63,17 @@ public final class Signer {
     }
 
     private Mac mac() {
+        if (prototype != null) {
+            try {
+                return (Mac) prototype.clone();
+            } catch (CloneNotSupportedException e) {
+                // checked at construction; fall through to a fresh one
+            }
+        }
+        return newMac();
+    }
+
+    private Mac newMac() {
         try {
             Mac mac = Mac.getInstance(algorithm);
             mac.init(new SecretKeySpec(key, algorithm));

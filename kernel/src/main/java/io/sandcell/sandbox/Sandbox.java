@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
 
 /**
  * One gVisor sandbox: an attached {@code runsc run} child whose stdin and stdout are the driver's protocol
@@ -22,6 +23,8 @@ import java.util.concurrent.TimeUnit;
  * goes to {@code DEAD}. Methods called in the wrong state fail and name the state.
  */
 public final class Sandbox implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(Sandbox.class.getName());
+
     /** The lifecycle states. */
     public enum State { NEW, STARTING, RUNNING, STOPPING, STOPPED, DEAD }
 
@@ -270,6 +273,8 @@ public final class Sandbox implements AutoCloseable {
             return;
         }
         state = State.STOPPING;
+        long t0 = System.nanoTime();
+        String how = "exited";
         try {
             if (process != null) {
                 try {
@@ -278,6 +283,7 @@ public final class Sandbox implements AutoCloseable {
                     // the pipe is already broken
                 }
                 if (!process.waitFor(1, TimeUnit.SECONDS)) {
+                    how = "killed";
                     kill();
                     if (!process.waitFor(5, TimeUnit.SECONDS)) {
                         process.destroyForcibly();
@@ -285,7 +291,10 @@ public final class Sandbox implements AutoCloseable {
                     }
                 }
             }
+            long t1 = System.nanoTime();
             runsc.delete(id);
+            how += " (" + (t1 - t0) / 1_000_000 + " ms), its runsc state was deleted in "
+                    + (System.nanoTime() - t1) / 1_000_000 + " ms,";
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (IOException ignored) {
@@ -301,6 +310,8 @@ public final class Sandbox implements AutoCloseable {
                 network.close();
             }
             state = State.STOPPED;
+            LOG.info("sandbox " + id + " " + how + " and was removed in " + (System.nanoTime() - t0) / 1_000_000
+                    + " ms");
         }
     }
 

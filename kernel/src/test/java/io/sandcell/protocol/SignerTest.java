@@ -51,6 +51,28 @@ class SignerTest {
     }
 
     @Test
+    void concurrentSignaturesAgreeWithASingleThreadedOne() throws Exception {
+        Signer s = Signer.create("hmac-sha256", "0123456789abcdef");
+        String expected = s.sign(b("{\"h\":1}"), b("{}"), b("{}"), b("{\"c\":2}"));
+        List<Thread> threads = new ArrayList<>();
+        List<String> wrong = java.util.Collections.synchronizedList(new ArrayList<>());
+        for (int t = 0; t < 8; t++) {
+            threads.add(Thread.ofPlatform().start(() -> {
+                for (int i = 0; i < 2000; i++) {
+                    String got = s.sign(b("{\"h\":1}"), b("{}"), b("{}"), b("{\"c\":2}"));
+                    if (!expected.equals(got)) {
+                        wrong.add(got);
+                    }
+                }
+            }));
+        }
+        for (Thread t : threads) {
+            t.join();
+        }
+        assertEquals(List.of(), wrong);
+    }
+
+    @Test
     void emptyKeyMeansUnsigned() {
         Signer s = Signer.create("hmac-sha256", "");
         assertFalse(s.enabled());

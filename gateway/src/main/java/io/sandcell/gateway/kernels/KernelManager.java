@@ -48,6 +48,8 @@ public final class KernelManager implements AutoCloseable {
     private final Map<String, String> baseEnv;
     private long cullTimer = -1;
     private final java.util.Deque<ManagedKernel> pool = new java.util.concurrent.ConcurrentLinkedDeque<>();
+    /** Pooled kernels still starting: close() stops them too, or their sockets would keep ZeroMQ from ending. */
+    private final Set<ManagedKernel> poolWarming = ConcurrentHashMap.newKeySet();
     private int poolStarting; // guarded by this
     /** Whether a pooled kernel has been ready: its sandbox image exists from then on. */
     private volatile boolean poolPrimed;
@@ -271,6 +273,7 @@ public final class KernelManager implements AutoCloseable {
             return;
         }
         poolStarting++;
+        poolWarming.add(k);
         if (poolStarting < config.poolRefillConcurrency()) {
             vertx.runOnContext(v -> refillPool());
         }
@@ -280,6 +283,7 @@ public final class KernelManager implements AutoCloseable {
     private void poolStarted(ManagedKernel k, Throwable failure) {
         synchronized (this) {
             poolStarting--;
+            poolWarming.remove(k);
             if (failure == null && !closed) {
                 pool.add(k);
                 poolPrimed = true;
@@ -444,6 +448,10 @@ public final class KernelManager implements AutoCloseable {
         ManagedKernel pooled;
         while ((pooled = pool.poll()) != null) {
             all.add(pooled);
+        }
+        synchronized (this) {
+            all.addAll(poolWarming);
+            poolWarming.clear();
         }
         kernels.clear();
         List<Thread> stoppers = new ArrayList<>();
