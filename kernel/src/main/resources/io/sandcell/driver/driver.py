@@ -197,7 +197,7 @@ class FdCapture:
                 return
 
     def _drain(self):
-        """Emits everything the pipe holds; False once every writer has closed it."""
+        """Emits everything the pipe holds; False once it is closed (every writer gone, or a cell closed it)."""
         with self._lock:
             while True:
                 try:
@@ -206,6 +206,8 @@ class FdCapture:
                     return True
                 except InterruptedError:
                     continue
+                except OSError:
+                    return False
                 if not chunk:
                     return False
                 self._stream.write(self._decoder.decode(chunk))
@@ -782,13 +784,14 @@ def fonts_from_memory():
             def fname(self):
                 return self._sandcell_path if self._sandcell_path is not None else super().fname
 
+        clear_cache = fm._get_font.cache_clear
         probe = fm.findfont("DejaVu Sans", fallback_to_default=True)
         MemoryFont(probe).set_text("Sandcell 0.5", 0.0)
         proxy = types.ModuleType(ft2font.__name__)
         proxy.__dict__.update(ft2font.__dict__)
         proxy.FT2Font = MemoryFont
-        fm.ft2font = proxy
-        fm._get_font.cache_clear()
+        fm.ft2font = proxy  # the last step that can go wrong is done: from here on fonts come from memory
+        clear_cache()
         fm._sandcell_fonts = True
     except Exception as e:  # matplotlib's internals differ: keep reading fonts from files
         _log("fonts stay on disk: %s: %s" % (type(e).__name__, e))
