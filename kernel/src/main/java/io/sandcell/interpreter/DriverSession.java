@@ -192,4 +192,9 @@ public final class DriverSession implements AutoCloseable {
     public void close() {
         sandbox.close();
     }
+
+    /** Stops the sandbox at once; see {@link Sandbox#discard()}. */
+    public void discard() {
+        sandbox.discard();
+    }
 }

@@ -263,11 +263,23 @@ public final class Sandbox implements AutoCloseable {
     }
 
     /**
-     * Stops the sandbox: closes the driver's stdin, waits briefly for a clean exit, then kills it, and
-     * deletes its runsc state and bundle. Idempotent.
+     * Stops the sandbox: closes the driver's stdin, waits briefly for a clean exit (so that files a cell left
+     * open are flushed), then kills it, and deletes its runsc state and bundle. Idempotent.
      */
     @Override
-    public synchronized void close() {
+    public void close() {
+        stop(true);
+    }
+
+    /**
+     * Stops the sandbox at once, without waiting for its driver to exit: for a sandbox whose workspace goes
+     * with it, where nothing a clean exit would flush survives anyway. Idempotent.
+     */
+    public void discard() {
+        stop(false);
+    }
+
+    private synchronized void stop(boolean clean) {
         if (state == State.STOPPED || state == State.NEW) {
             state = State.STOPPED;
             return;
@@ -282,7 +294,7 @@ public final class Sandbox implements AutoCloseable {
                 } catch (IOException ignored) {
                     // the pipe is already broken
                 }
-                if (!process.waitFor(1, TimeUnit.SECONDS)) {
+                if (!clean || !process.waitFor(1, TimeUnit.SECONDS)) {
                     how = "killed";
                     kill();
                     if (!process.waitFor(5, TimeUnit.SECONDS)) {
