@@ -30,12 +30,7 @@ class PoolIT {
     }
 
     private static String run(GatewayFixture gw, String kernel, String code) throws Exception {
-        GatewayFixture.Ws ws = gw.connect(kernel, null, null);
-        String id = UUID.randomUUID().toString();
-        ws.sendText(GatewayFixture.executeRequest(id, code));
-        String out = GatewayFixture.stdout(GatewayFixture.untilIdle(ws, id, 120));
-        ws.socket.abort();
-        return out;
+        return GatewayFixture.stdout(execute(gw, kernel, code));
     }
 
     /** The kernel's own kernel_info_reply content, asked over a websocket. */
@@ -97,12 +92,12 @@ class PoolIT {
                 assertEquals(1, ofType(msgs, "execute_input").get(0).at("/content/execution_count").asInt(),
                         expectedStart + ": the first cell is number 1");
                 assertEquals("3 [] True b'%PDF-' b'%!PS-' True\n",
-                        GatewayFixture.stdout(execute(gw, kernel, "import matplotlib.font_manager as fm\n"
+                        run(gw, kernel, "import matplotlib.font_manager as fm\n"
                                 + "print(len(In), plt.get_fignums(), fm._sandcell_fonts, end=' ')\n"
                                 + "plt.plot([1]); plt.title('π'); plt.savefig('/tmp/a.pdf'); plt.savefig('/tmp/a.ps')\n"
                                 + "plt.close('all')\n"
                                 + "print(open('/tmp/a.pdf', 'rb').read(5), open('/tmp/a.ps', 'rb').read(5), end=' ')\n"
-                                + "print(fm.get_font(fm.findfont('DejaVu Sans')).fname.endswith('.ttf'))")),
+                                + "print(fm.get_font(fm.findfont('DejaVu Sans')).fname.endswith('.ttf'))"),
                         expectedStart + ": no warm-up cell in the history, no figure left open, fonts in memory");
                 assertEquals(204, gw.call("DELETE", "api/kernels/" + kernel, null).statusCode());
             }

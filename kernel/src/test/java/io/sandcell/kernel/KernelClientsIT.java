@@ -52,29 +52,30 @@ class KernelClientsIT {
 
     @AfterAll
     static void nothingLeftRunning() throws Exception {
-        // A client may exit before its kernel has finished stopping (jupyter console does): a kernel removes its
-        // sandbox, workspace mount and directory within a second of its shutdown_request, so wait that long.
-        long deadline = System.currentTimeMillis() + 20_000;
+        awaitNoKernelDirectories("the suite");
         for (String data : List.of("data", "snapshot-data")) {
-            Path kernels = tmp.resolve(data).resolve("kernels");
-            while (!leftovers(kernels).isEmpty() && System.currentTimeMillis() < deadline) {
-                Thread.sleep(200);
-            }
             assertEquals(List.of(), TestEnv.runningSandboxes(tmp.resolve(data)));
-            assertEquals(List.of(), leftovers(kernels), "kernel directories left after shutdown");
         }
     }
 
     /** Each test leaves nothing behind, so that a leak is blamed on the test that made it. */
     @org.junit.jupiter.api.AfterEach
     void testLeftNothing(org.junit.jupiter.api.TestInfo test) throws Exception {
+        awaitNoKernelDirectories(test.getDisplayName());
+    }
+
+    /**
+     * A client may exit before its kernel has finished stopping (jupyter console does): a kernel removes its
+     * sandbox, workspace mount and directory within about 2 s of its shutdown_request, so wait up to 20 s.
+     */
+    private static void awaitNoKernelDirectories(String who) throws Exception {
         long deadline = System.currentTimeMillis() + 20_000;
         for (String data : List.of("data", "snapshot-data")) {
             Path kernels = tmp.resolve(data).resolve("kernels");
             while (!leftovers(kernels).isEmpty() && System.currentTimeMillis() < deadline) {
                 Thread.sleep(200);
             }
-            assertEquals(List.of(), leftovers(kernels), test.getDisplayName() + " left kernel directories");
+            assertEquals(List.of(), leftovers(kernels), who + " left kernel directories");
         }
     }
 

@@ -49,8 +49,7 @@ public final class KernelManager implements AutoCloseable {
     private long cullTimer = -1;
     private final java.util.Deque<ManagedKernel> pool = new java.util.concurrent.ConcurrentLinkedDeque<>();
     /** Pooled kernels still starting: close() stops them too, or their sockets would keep ZeroMQ from ending. */
-    private final Set<ManagedKernel> poolWarming = ConcurrentHashMap.newKeySet();
-    private int poolStarting; // guarded by this
+    private final Set<ManagedKernel> poolWarming = new HashSet<>(); // guarded by this
     /** Whether a pooled kernel has been ready: its sandbox image exists from then on. */
     private volatile boolean poolPrimed;
     private volatile boolean closed;
@@ -262,8 +261,8 @@ public final class KernelManager implements AutoCloseable {
      * never returned to the pool.
      */
     public synchronized void refillPool() {
-        if (closed || poolStarting >= config.poolRefillConcurrency()
-                || pool.size() + poolStarting >= config.poolSize()) {
+        if (closed || poolWarming.size() >= config.poolRefillConcurrency()
+                || pool.size() + poolWarming.size() >= config.poolSize()) {
             return;
         }
         ManagedKernel k;
@@ -272,9 +271,8 @@ public final class KernelManager implements AutoCloseable {
         } catch (ApiException e) {
             return;
         }
-        poolStarting++;
         poolWarming.add(k);
-        if (poolStarting < config.poolRefillConcurrency()) {
+        if (poolWarming.size() < config.poolRefillConcurrency()) {
             vertx.runOnContext(v -> refillPool());
         }
         k.startWarm().onComplete(r -> poolStarted(k, r.succeeded() ? null : r.cause()));
@@ -282,7 +280,6 @@ public final class KernelManager implements AutoCloseable {
 
     private void poolStarted(ManagedKernel k, Throwable failure) {
         synchronized (this) {
-            poolStarting--;
             poolWarming.remove(k);
             if (failure == null && !closed) {
                 pool.add(k);
