@@ -30,7 +30,7 @@ WORKLOADS = {
 async def call(base, token, code):
     async with aiohttp.ClientSession() as http:
         async with http.post(base + "api/kernels", params={"token": token}) as r:
-            r.raise_for_status()
+            await expect(r, 201)
             kernel = (await r.json())["id"]
         try:
             url = base.replace("http", "ws", 1) + "api/kernels/%s/channels?token=%s" % (kernel, token)
@@ -55,7 +55,14 @@ async def call(base, token, code):
                     raise RuntimeError("no output")
         finally:
             async with http.delete(base + "api/kernels/" + kernel, params={"token": token}) as r:
-                r.raise_for_status()
+                await expect(r, 204)
+
+
+async def expect(response, status):
+    """Fails with the server's own answer, so that a benchmark's error says what went wrong."""
+    if response.status != status:
+        raise RuntimeError("%s %s: %d %s" % (response.method, response.url.path, response.status,
+                                              (await response.text())[:500]))
 
 
 def pct(values, p):

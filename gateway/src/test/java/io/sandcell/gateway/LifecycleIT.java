@@ -106,6 +106,11 @@ class LifecycleIT {
             assertTrue(p.info().commandLine().orElse("").contains("-XX:SharedArchiveFile=" + archive));
             String maps = Files.readString(Path.of("/proc", String.valueOf(p.pid()), "maps"));
             assertTrue(maps.contains(archive.toString()), "the second kernel JVM maps the archive");
+            // mapped where it was built, not relocated (relocating writes its pages, so that each kernel would
+            // hold a private copy of them instead of sharing them), and the JVM's malloc keeps one arena
+            assertTrue(p.info().commandLine().orElse("").contains("-XX:ArchiveRelocationMode=0"));
+            String environ = Files.readString(Path.of("/proc", String.valueOf(p.pid()), "environ"));
+            assertTrue(List.of(environ.split("\0")).contains("MALLOC_ARENA_MAX=1"), "one malloc arena");
         }
     }
 

@@ -9,7 +9,8 @@ import java.util.logging.Logger;
 /**
  * The one place failures become HTTP responses: {@link ApiException} by its status, a status-only failure
  * (from vertx-web itself, e.g. 413 for an oversized body) by its code, anything else as 500. The body is
- * always {@code {"message", "reason"}}; stack traces go to the log, never to the client.
+ * always {@code {"message", "reason"}}; stack traces go to the log, never to the client, and every 5xx is
+ * logged.
  */
 public final class ErrorHandler implements Handler<RoutingContext> {
     private static final Logger LOG = Logger.getLogger(ErrorHandler.class.getName());
@@ -24,6 +25,9 @@ public final class ErrorHandler implements Handler<RoutingContext> {
             status = api.status();
             reason = api.reason();
             message = api.getMessage();
+            if (status >= 500) { // the server's fault: the operator must see it, not only the client
+                LOG.warning(ctx.request().method() + " " + ctx.request().path() + ": " + status + " " + message);
+            }
         } else if (failure == null || failure instanceof io.vertx.ext.web.handler.HttpException) {
             status = ctx.statusCode() > 0 ? ctx.statusCode() : 500;
             if (failure instanceof io.vertx.ext.web.handler.HttpException h) {
