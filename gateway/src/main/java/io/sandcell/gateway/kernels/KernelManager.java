@@ -240,7 +240,7 @@ public final class KernelManager implements AutoCloseable {
             conn = new ConnectionInfo("tcp", "127.0.0.1", ports.next(), ports.next(), ports.next(), ports.next(),
                     ports.next(), "hmac-sha256", ConnectionInfo.newKey(), spec.name());
         } catch (IOException e) {
-            throw new ApiException(500, "Internal Server Error", "no free ports for a kernel");
+            throw new ApiException(503, "Service Unavailable", "no free ports for a kernel: " + e.getMessage());
         }
         return new ManagedKernel(id, spec, vertx, zmq, conn, config.runtimeDir(), env, launcher,
                 config.offlineBufferMessages(), config.kernelStartTimeoutSeconds() * 1000L, metrics,

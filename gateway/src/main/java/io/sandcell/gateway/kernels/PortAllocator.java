@@ -47,31 +47,47 @@ final class PortAllocator {
     }
 
     /**
-     * A port that is free now and was not handed out among the last 4096.
+     * A port that is free now and was not handed out among the last 4096: random tries first, then one sweep
+     * over the whole range.
      *
-     * @throws IOException when none is found after many tries
+     * @throws IOException when no port of the range can be bound, saying why the last bind failed
      */
     synchronized int next() throws IOException {
         ThreadLocalRandom random = ThreadLocalRandom.current();
+        IOException[] last = new IOException[1];
         for (int attempt = 0; attempt < 200; attempt++) {
             int port = random.nextInt(low, high + 1);
-            if (recent.contains(port) || !free(port)) {
-                continue;
+            if (!recent.contains(port) && free(port, last)) {
+                return take(port);
             }
-            recent.add(port);
-            recentOrder.addLast(port);
-            if (recentOrder.size() > RECENT) {
-                recent.remove(recentOrder.removeFirst());
-            }
-            return port;
         }
-        throw new IOException("no free port between " + low + " and " + high);
+        int start = random.nextInt(low, high + 1);
+        int size = high - low + 1;
+        for (int i = 0; i < size; i++) {
+            int port = low + (start - low + i) % size;
+            if (!recent.contains(port) && free(port, last)) {
+                return take(port);
+            }
+        }
+        throw new IOException("no free port between " + low + " and " + high + " (" + recent.size()
+                + " handed out recently; the last bind failed: "
+                + (last[0] == null ? "none tried" : last[0].getMessage()) + ")");
     }
 
-    private static boolean free(int port) {
+    private int take(int port) {
+        recent.add(port);
+        recentOrder.addLast(port);
+        if (recentOrder.size() > RECENT) {
+            recent.remove(recentOrder.removeFirst());
+        }
+        return port;
+    }
+
+    private static boolean free(int port, IOException[] failure) {
         try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
             return true;
         } catch (IOException e) {
+            failure[0] = e;
             return false;
         }
     }

@@ -50,4 +50,25 @@ class PortAllocatorTest {
             assertThrows(IOException.class, only::next, "nothing free and not handed out is left");
         }
     }
+
+    @Test
+    void everyFreePortOfTheRangeIsFoundBeforeItGivesUpAndThenItSaysWhy() throws Exception {
+        int low = 24_000;
+        int high = low + 299;
+        int bindable = 0;
+        for (int port = low; port <= high; port++) {
+            try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+                bindable++;
+            } catch (IOException inUse) {
+                // taken by something else on this machine
+            }
+        }
+        PortAllocator ports = new PortAllocator(low, high);
+        Set<Integer> seen = new HashSet<>();
+        for (int i = 0; i < bindable; i++) { // the last ones only a sweep finds: random tries mostly miss them
+            assertTrue(seen.add(ports.next()));
+        }
+        IOException e = assertThrows(IOException.class, ports::next);
+        assertTrue(e.getMessage().contains(bindable + " handed out recently"), e.getMessage());
+    }
 }
