@@ -16,13 +16,15 @@ import java.util.concurrent.ThreadLocalRandom;
  * moment later; ports from the ephemeral range can be taken in between by any outgoing connection (the
  * gateway's own connections to other kernels among them), and the kernel then fails with EADDRINUSE. So
  * ports come from below the kernel's ephemeral range, which outgoing connections never use, and a port
- * handed out recently is not handed out again.
+ * handed out recently (the last 4096, or half the range when it is smaller) is not handed out again.
  */
 final class PortAllocator {
     private static final int RECENT = 4096;
 
     private final int low;
     private final int high;
+    /** How many ports handed out last are held back: 4096, or half the range when it is small. */
+    private final int window;
     private final Deque<Integer> recentOrder = new ArrayDeque<>();
     private final Set<Integer> recent = new HashSet<>();
 
@@ -32,13 +34,19 @@ final class PortAllocator {
         }
         this.low = low;
         this.high = high;
+        this.window = Math.min(RECENT, (high - low + 1) / 2);
     }
 
-    /** The 12,000 ports below the host's ephemeral range (or 20000-32767 when it cannot be read). */
+    /** The 12,000 ports below the host's ephemeral range (or 20767-32767 when it cannot be read). */
     static PortAllocator belowEphemeral(Path localPortRange) {
         int ephemeralLow = 32768;
-        try {
-            ephemeralLow = Integer.parseInt(Files.readString(localPortRange).strip().split("\\s+")[0]);
+        // read to the end: a /proc file has no size, and Files.readString reads only its first byte then
+        try (var in = Files.newInputStream(localPortRange)) {
+            int first = Integer.parseInt(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII)
+                    .strip().split("\\s+")[0]);
+            if (first > 1024 && first <= 65535) {
+                ephemeralLow = first;
+            }
         } catch (IOException | RuntimeException ignored) {
             // not Linux, or unreadable: the usual default
         }
@@ -47,7 +55,7 @@ final class PortAllocator {
     }
 
     /**
-     * A port that is free now and was not handed out among the last 4096: random tries first, then one sweep
+     * A port that is free now and was not among the last ones handed out: random tries first, then one sweep
      * over the whole range.
      *
      * @throws IOException when no port of the range can be bound, saying why the last bind failed
@@ -77,7 +85,7 @@ final class PortAllocator {
     private int take(int port) {
         recent.add(port);
         recentOrder.addLast(port);
-        if (recentOrder.size() > RECENT) {
+        if (recentOrder.size() > window) {
             recent.remove(recentOrder.removeFirst());
         }
         return port;
