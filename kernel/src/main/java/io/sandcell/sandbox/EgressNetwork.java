@@ -206,7 +206,7 @@ public final class EgressNetwork implements AutoCloseable {
 
     private static void enableForwarding() throws IOException {
         Path forward = Path.of("/proc/sys/net/ipv4/ip_forward");
-        if (!Files.readString(forward).strip().equals("1")) {
+        if (!SandboxLayout.readToEnd(forward).strip().equals("1")) {
             Files.writeString(forward, "1");
             LOG.info("enabled IPv4 forwarding on the host (net.ipv4.ip_forward=1) for egress sandboxes");
         }

@@ -196,6 +196,17 @@ public final class SandboxLayout {
         }
     }
 
+    /**
+     * Reads a file to its end as text. Unlike {@link Files#readString}, which goes by the file's size, this
+     * is right for {@code /proc} and {@code /sys} files: they report no size, and readString returns only
+     * their first byte.
+     */
+    public static String readToEnd(Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
     /** Reads a resource of this module fully. */
     public static byte[] resource(String name) {
         try (InputStream in = SandboxLayout.class.getResourceAsStream(name)) {

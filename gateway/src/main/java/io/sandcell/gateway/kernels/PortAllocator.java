@@ -1,9 +1,9 @@
 package io.sandcell.gateway.kernels;
 
+import io.sandcell.sandbox.SandboxLayout;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -40,10 +40,8 @@ final class PortAllocator {
     /** The 12,000 ports below the host's ephemeral range (or 20767-32767 when it cannot be read). */
     static PortAllocator belowEphemeral(Path localPortRange) {
         int ephemeralLow = 32768;
-        // read to the end: a /proc file has no size, and Files.readString reads only its first byte then
-        try (var in = Files.newInputStream(localPortRange)) {
-            int first = Integer.parseInt(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII)
-                    .strip().split("\\s+")[0]);
+        try {
+            int first = Integer.parseInt(SandboxLayout.readToEnd(localPortRange).strip().split("\\s+")[0]);
             if (first > 1024 && first <= 65535) {
                 ephemeralLow = first;
             }
