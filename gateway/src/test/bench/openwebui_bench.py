@@ -95,6 +95,7 @@ async def until_idle(ws, msg_id):
 async def round_trips(base, token, n):
     async with aiohttp.ClientSession() as http:
         async with http.post(base + "api/kernels", params={"token": token}) as r:
+            await expect(r, 201)
             kernel = (await r.json())["id"]
         try:
             async with websockets.connect(ws_url(base, kernel, token), max_size=2 ** 20, open_timeout=120) as ws:
@@ -156,6 +157,7 @@ async def memory_per_kernel(base, token, pattern, n=20):
     async with aiohttp.ClientSession() as http:
         for _ in range(n):
             async with http.post(base + "api/kernels", params={"token": token}) as r:
+                await expect(r, 201)
                 kernels.append((await r.json())["id"])
         for kernel in kernels:  # every kernel with the libraries imported, then idle
             async with websockets.connect(ws_url(base, kernel, token), max_size=2 ** 20, open_timeout=120) as ws:
