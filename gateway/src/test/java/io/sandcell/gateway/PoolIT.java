@@ -104,6 +104,35 @@ class PoolIT {
         }
     }
 
+    /**
+     * A refill waits for the client's cells: it starts when the first cell of a kernel just handed out is
+     * answered, or when that kernel is shut down. The wait's limit here is ten minutes, so only those can start
+     * it within awaitPool's two.
+     */
+    @Test
+    void aRefillWaitsForTheFirstCellOfTheKernelHandedOut() throws Exception {
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--pool-size", "1", "--pool-preload",
+                "json", "--pool-refill-wait", "600000")) {
+            awaitPool(gw, 1);
+            String first = gw.startKernel();
+            Thread.sleep(500);
+            JsonNode status = GatewayFixture.json(gw.call("GET", "api/status", null));
+            assertEquals(0, status.get("pool_ready").asInt() + status.get("pool_starting").asInt(),
+                    "no refill before the kernel handed out has run its first cell: " + status);
+            assertEquals("1\n", run(gw, first, "print(1)"));
+            awaitPool(gw, 1);
+            String second = gw.startKernel();
+            Thread.sleep(500);
+            status = GatewayFixture.json(gw.call("GET", "api/status", null));
+            assertEquals(0, status.get("pool_ready").asInt() + status.get("pool_starting").asInt(), status.toString());
+            assertEquals(204, gw.call("DELETE", "api/kernels/" + second, null).statusCode());
+            awaitPool(gw, 1);
+            assertEquals(1, GatewayFixture.json(gw.call("GET", "api/status", null)).get("kernels").asInt(),
+                    "only the first kernel is left");
+            assertEquals(204, gw.call("DELETE", "api/kernels/" + first, null).statusCode());
+        }
+    }
+
     @Test
     void pooledKernelsArePreloadedUsedOnceAndReplaced() throws Exception {
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--pool-size", "1", "--pool-preload",

@@ -36,6 +36,7 @@ import java.util.Map;
  * @param poolSize ready kernels of the default kernelspec kept waiting for POST /api/kernels
  * @param poolPreload Python modules pooled kernels import before they are ready
  * @param poolRefillConcurrency how many pooled kernels may be starting at once
+ * @param poolRefillWaitMs the longest a pool refill waits for clients' running cells, in milliseconds
  * @param tools the OpenAPI tool server's settings
  */
 public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMode, String token, String password,
@@ -44,7 +45,8 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
                             int cullIntervalSeconds, boolean cullConnected, boolean cullBusy,
                             List<String> allowedEnv, int maxMessageBytes, int maxIopubMessageBytes,
                             int offlineBufferMessages, int kernelStartTimeoutSeconds, int poolSize,
-                            List<String> poolPreload, int poolRefillConcurrency, ToolConfig tools) {
+                            List<String> poolPreload, int poolRefillConcurrency, int poolRefillWaitMs,
+                            ToolConfig tools) {
 
     /** How clients prove who they are. */
     public enum AuthMode { TOKEN, PASSWORD, NONE }
@@ -99,7 +101,10 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
                         "comma-separated modules pooled kernels import before they are handed out"),
                 Spec.value("--pool-refill-concurrency", "SANDCELL_POOL_REFILL_CONCURRENCY", "1",
                         "how many pooled kernels may be starting at once; 1 leaves the other core of a 2-core host "
-                                + "to the calls being served")));
+                                + "to the calls being served"),
+                Spec.value("--pool-refill-wait", "SANDCELL_POOL_REFILL_WAIT", "1000",
+                        "milliseconds a pool refill may wait for clients' running cells (and the first cell of a "
+                                + "kernel just handed out) so as not to slow them; 0 refills at once")));
         specs.addAll(ToolConfig.options());
         specs.add(Spec.flag("--help", null, "show this help").withAlias("-h"));
         return new Options(specs);
@@ -158,7 +163,7 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
                 positive(p, "--cull-interval"), p.bool("--cull-connected"), p.bool("--cull-busy"),
                 p.list("--allowed-env"), maxMessage, maxIopub, nonNegative(p, "--offline-buffer"),
                 positive(p, "--kernel-start-timeout"), nonNegative(p, "--pool-size"), preload(p),
-                positive(p, "--pool-refill-concurrency"), ToolConfig.from(p));
+                positive(p, "--pool-refill-concurrency"), nonNegative(p, "--pool-refill-wait"), ToolConfig.from(p));
     }
 
     public static GatewayConfig parse(String[] args, Map<String, String> env) throws UsageException {

@@ -45,7 +45,8 @@ public final class ServerRoutes {
             }
             Responses.json(ctx, 200, Json.object().put("started", Header.format(started))
                     .put("last_activity", Header.format(last)).put("kernels", kernels.count())
-                    .put("connections", connections).put("pool_ready", kernels.poolReady()));
+                    .put("connections", connections).put("pool_ready", kernels.poolReady())
+                    .put("pool_starting", kernels.poolStarting()));
         });
         router.get(base + "api/me").handler(ctx -> {
             ObjectNode body = Json.object();

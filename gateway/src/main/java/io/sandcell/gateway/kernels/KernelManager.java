@@ -50,6 +50,10 @@ public final class KernelManager implements AutoCloseable {
     private final java.util.Deque<ManagedKernel> pool = new java.util.concurrent.ConcurrentLinkedDeque<>();
     /** Pooled kernels still starting: close() stops them too, or their sockets would keep ZeroMQ from ending. */
     private final Set<ManagedKernel> poolWarming = new HashSet<>(); // guarded by this
+    /** When a refill began waiting for clients' cells (System.nanoTime), or 0 when none waits. */
+    private long refillHeldSince; // guarded by this
+    private long refillTimer = -1; // guarded by this
+    private volatile boolean refillHeld;
     /** Whether a pooled kernel has been ready: its sandbox image exists from then on. */
     private volatile boolean poolPrimed;
     private volatile boolean closed;
@@ -223,6 +227,7 @@ public final class KernelManager implements AutoCloseable {
     /** Launches a new kernel (not from the pool) and registers it; it becomes ready in the background. */
     private ManagedKernel startCold(KernelSpec spec, Map<String, String> env) {
         ManagedKernel k = create(spec, env);
+        k.handOut();
         metrics.coldStarts.increment();
         kernels.put(k.id(), k);
         k.start().onFailure(e -> LOG.warning("kernel " + k.id() + " failed to start: " + e.getMessage()));
@@ -244,7 +249,7 @@ public final class KernelManager implements AutoCloseable {
         }
         return new ManagedKernel(id, spec, vertx, zmq, conn, config.runtimeDir(), env, launcher,
                 config.offlineBufferMessages(), config.kernelStartTimeoutSeconds() * 1000L, metrics,
-                spec.embedded() ? classData : null);
+                spec.embedded() ? classData : null, this::clientCellAnswered);
     }
 
     // --- the warm pool -----------------------------------------------------------------------------------
@@ -262,7 +267,7 @@ public final class KernelManager implements AutoCloseable {
      */
     public synchronized void refillPool() {
         if (closed || poolWarming.size() >= config.poolRefillConcurrency()
-                || pool.size() + poolWarming.size() >= config.poolSize()) {
+                || pool.size() + poolWarming.size() >= config.poolSize() || refillWaits()) {
             return;
         }
         ManagedKernel k;
@@ -276,6 +281,45 @@ public final class KernelManager implements AutoCloseable {
             vertx.runOnContext(v -> refillPool());
         }
         k.startWarm().onComplete(r -> poolStarted(k, r.succeeded() ? null : r.cause()));
+    }
+
+    /**
+     * Whether a refill should wait for the clients: starting a pooled kernel (a kernel JVM and a sandbox
+     * restore) takes a core for about a second, and on a small host that time comes out of the cells being
+     * served. A refill waits while a client's cell is running, or a kernel just handed to a client has not
+     * answered its first cell yet, for at most {@code --pool-refill-wait}; an answered cell or a shut-down
+     * kernel looks again at once.
+     */
+    private boolean refillWaits() {
+        long wait = config.poolRefillWaitMs() * 1_000_000L;
+        long now = System.nanoTime();
+        boolean clientWaiting = wait > 0 && kernels.values().stream().anyMatch(k -> k.clientWaiting(now, wait));
+        if (clientWaiting && refillHeldSince == 0) {
+            refillHeldSince = now;
+        }
+        long left = wait - (now - refillHeldSince);
+        if (!clientWaiting || left <= 0) {
+            refillHeldSince = 0;
+            refillHeld = false;
+            return false;
+        }
+        refillHeld = true;
+        if (refillTimer == -1) {
+            refillTimer = vertx.setTimer(Math.max(1, left / 1_000_000), t -> {
+                synchronized (this) {
+                    refillTimer = -1;
+                }
+                refillPool();
+            });
+        }
+        return true;
+    }
+
+    /** A client's cell was answered (on a kernel's I/O thread): a waiting refill may go now. */
+    private void clientCellAnswered() {
+        if (refillHeld) {
+            vertx.runOnContext(v -> refillPool());
+        }
     }
 
     private void poolStarted(ManagedKernel k, Throwable failure) {
@@ -339,12 +383,17 @@ public final class KernelManager implements AutoCloseable {
 
     /** The Prometheus text exposition of the kernel figures. */
     public String metricsText() {
-        return metrics.text(list(), pool.size());
+        return metrics.text(list(), pool.size(), poolStarting());
     }
 
     /** Ready kernels waiting in the pool. */
     public int poolReady() {
         return pool.size();
+    }
+
+    /** Pooled kernels starting. */
+    public synchronized int poolStarting() {
+        return poolWarming.size();
     }
 
     /** Validates {@code env}: names KERNEL_* or allow-listed; values short strings without shell metacharacters. */
@@ -413,6 +462,9 @@ public final class KernelManager implements AutoCloseable {
         if (k == null) {
             throw ApiException.notFound("Kernel does not exist: " + id);
         }
+        if (refillHeld) {
+            vertx.runOnContext(v -> refillPool());
+        }
         return discard(k);
     }
 
@@ -440,6 +492,12 @@ public final class KernelManager implements AutoCloseable {
         closed = true;
         if (cullTimer >= 0) {
             vertx.cancelTimer(cullTimer);
+        }
+        synchronized (this) {
+            if (refillTimer >= 0) {
+                vertx.cancelTimer(refillTimer);
+                refillTimer = -1;
+            }
         }
         List<ManagedKernel> all = list();
         ManagedKernel pooled;

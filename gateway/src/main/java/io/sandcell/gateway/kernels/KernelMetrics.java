@@ -52,7 +52,7 @@ final class KernelMetrics {
         }
     }
 
-    String text(List<ManagedKernel> kernels, int poolReady) {
+    String text(List<ManagedKernel> kernels, int poolReady, int poolStarting) {
         Map<KernelState, Integer> byState = new EnumMap<>(KernelState.class);
         for (KernelState s : KernelState.values()) {
             byState.put(s, 0);
@@ -67,6 +67,7 @@ final class KernelMetrics {
         byState.forEach((s, n) -> b.append("sandcell_kernels{state=\"").append(s.wireName()).append("\"} ")
                 .append(n).append('\n'));
         gauge(b, "sandcell_pool_ready", "Ready kernels waiting in the warm pool.", poolReady);
+        gauge(b, "sandcell_pool_starting", "Pooled kernels starting.", poolStarting);
         gauge(b, "sandcell_websocket_connections", "Open kernel websocket connections.", connections);
         header(b, "sandcell_kernel_starts_total", "counter", "Kernels handed out, from the pool or started cold.");
         b.append("sandcell_kernel_starts_total{source=\"pool\"} ").append(pooledStarts.sum()).append('\n');

@@ -67,11 +67,18 @@ public final class ManagedKernel implements KernelChannels.Listener {
     /** When each client's execute_request was sent, by msg_id, until its reply. */
     private final Map<String, Long> executeSent = new ConcurrentHashMap<>();
     private volatile long launchedNanos;
+    /** When a client got this kernel (handed out from the pool, or started for it); 0 while it waits in the pool. */
+    private volatile long clientSinceNanos;
+    /** Whether a client's execute request has been answered. */
+    private volatile boolean clientRan;
+    /** Called (on the I/O thread) when a client's execute request is answered. */
+    private final Runnable executeDone;
 
     ManagedKernel(String id, KernelSpec spec, Vertx vertx, ZMQ.Context zmq, ConnectionInfo conn, Path runtimeDir,
                   Map<String, String> env, ProcessLauncher launcher, int offlineLimit, long startTimeoutMs,
-                  KernelMetrics metrics, ClassDataArchive classData) {
+                  KernelMetrics metrics, ClassDataArchive classData, Runnable executeDone) {
         this.metrics = metrics;
+        this.executeDone = executeDone;
         this.classData = classData;
         this.id = id;
         this.spec = spec;
@@ -217,9 +224,23 @@ public final class ManagedKernel implements KernelChannels.Listener {
         }
     }
 
-    /** Marks a pooled kernel as handed to a client: its idle time starts now. */
+    /** Marks a kernel as a client's (a pooled one handed out, or one started for a client): its idle time starts now. */
     void handOut() {
         lastActivity = Instant.now();
+        clientSinceNanos = System.nanoTime();
+    }
+
+    /**
+     * Whether a client is waiting on this kernel: one of its execute requests is unanswered, or the kernel
+     * became the client's less than {@code firstCellNanos} ago and has not answered one yet (Open WebUI sends
+     * its cell right after creating the kernel). Pool refills wait for such kernels, so as not to slow them.
+     */
+    boolean clientWaiting(long now, long firstCellNanos) {
+        if (state == KernelState.DEAD || state == KernelState.STOPPED || state == KernelState.RESTARTING) {
+            return false;
+        }
+        long since = clientSinceNanos;
+        return !executeSent.isEmpty() || (since != 0 && !clientRan && now - since < firstCellNanos);
     }
 
     /** Completes when the kernel is ready (immediately if it is). */
@@ -317,6 +338,8 @@ public final class ManagedKernel implements KernelChannels.Listener {
             Long sent = executeSent.remove(message.parentHeader().path("msg_id").asText());
             if (sent != null) {
                 metrics.executeSeconds.observe((System.nanoTime() - sent) / 1e9);
+                clientRan = true;
+                executeDone.run();
             }
         }
         KernelClient c = clients.get(session);
@@ -418,6 +441,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
     public Future<Void> restart() {
         state = KernelState.RESTARTING;
         deathReason = null;
+        executeSent.clear(); // the old process answers none of them
         broadcastStatus("restarting");
         Promise<Void> p = Promise.promise();
         ready = p;
