@@ -195,6 +195,77 @@ class WebSocketIT {
         third.socket.abort();
     }
 
+    /**
+     * Two clients of one kernel: replies and input requests reach only the client that asked, whichever of
+     * them got the dealers the gateway connected while the kernel started.
+     */
+    @Test
+    void eachClientOfAKernelGetsItsOwnRepliesAndInputRequests() throws Exception {
+        String k = gw.startKernel();
+        GatewayFixture.Ws alice = gw.connect(k, "session_id=alice", null);
+        GatewayFixture.Ws bob = gw.connect(k, "session_id=bob", null);
+        String ask = id();
+        var request = (com.fasterxml.jackson.databind.node.ObjectNode) Json.mapper().readTree(
+                GatewayFixture.executeRequest(ask, "print('hello', input('name? '))"));
+        ((com.fasterxml.jackson.databind.node.ObjectNode) request.get("content")).put("allow_stdin", true);
+        alice.sendText(Json.text(request));
+        JsonNode inputRequest;
+        while (true) {
+            JsonNode m = Json.mapper().readTree((String) alice.next(120));
+            if (m.get("msg_type").asText().equals("input_request")) {
+                inputRequest = m;
+                break;
+            }
+        }
+        assertEquals("stdin", inputRequest.get("channel").asText());
+        assertEquals("name? ", inputRequest.at("/content/prompt").asText());
+        var reply = Json.object();
+        reply.putObject("header").put("msg_id", id()).put("msg_type", "input_reply").put("username", "alice")
+                .put("session", "alice").put("date", "").put("version", "5.3");
+        reply.set("parent_header", inputRequest.get("header"));
+        reply.putObject("metadata");
+        reply.putObject("content").put("value", "ada");
+        reply.put("channel", "stdin");
+        alice.sendText(Json.text(reply));
+        assertEquals("hello ada\n", GatewayFixture.stdout(GatewayFixture.untilIdle(alice, ask, 60)));
+        String info = id();
+        var infoRequest = Json.object();
+        infoRequest.putObject("header").put("msg_id", info).put("msg_type", "kernel_info_request")
+                .put("username", "bob").put("session", "bob").put("date", "").put("version", "5.3");
+        infoRequest.putObject("parent_header");
+        infoRequest.putObject("metadata");
+        infoRequest.putObject("content");
+        infoRequest.put("channel", "shell");
+        bob.sendText(Json.text(infoRequest));
+        List<JsonNode> bobSaw = new java.util.ArrayList<>();
+        boolean bobReplied = false;
+        while (!bobReplied) {
+            JsonNode m = Json.mapper().readTree((String) bob.next(60));
+            bobSaw.add(m);
+            bobReplied = m.get("msg_type").asText().equals("kernel_info_reply")
+                    && info.equals(m.at("/parent_header/msg_id").asText());
+        }
+        for (JsonNode m : bobSaw) {
+            boolean his = info.equals(m.at("/parent_header/msg_id").asText());
+            assertTrue(m.get("channel").asText().equals("iopub") || his, "bob got another's reply: " + m);
+        }
+        // everything alice gets up to her next cell's idle: broadcasts and her own replies only
+        String later = id();
+        alice.sendText(GatewayFixture.executeRequest(later, "1"));
+        while (true) {
+            JsonNode m = Json.mapper().readTree((String) alice.next(60));
+            boolean hers = !info.equals(m.at("/parent_header/msg_id").asText());
+            assertTrue(m.get("channel").asText().equals("iopub") || hers, "bob's reply reached alice: " + m);
+            if (later.equals(m.at("/parent_header/msg_id").asText()) && m.get("msg_type").asText().equals("status")
+                    && m.at("/content/execution_state").asText().equals("idle")) {
+                break;
+            }
+        }
+        alice.socket.abort();
+        bob.socket.abort();
+        assertEquals(204, gw.call("DELETE", "api/kernels/" + k, null).statusCode());
+    }
+
     @Test
     void clientsSeeRestartingWhenTheKernelRestarts() throws Exception {
         String k = gw.startKernel();

@@ -63,6 +63,9 @@ public final class ManagedKernel implements KernelChannels.Listener {
     /** Ready only once the kernel reports its sandbox ready too (pooled kernels: warm means imported). */
     private volatile boolean awaitSandbox;
     private volatile boolean sawIopub;
+    /** A pooled kernel's warm-up: a silent execute request sent once it is ready, and its reply. */
+    private volatile boolean warmSent;
+    private volatile boolean warmedUp;
     private volatile boolean stopping;
     /** When each client's execute_request was sent, by msg_id, until its reply. */
     private final Map<String, Long> executeSent = new ConcurrentHashMap<>();
@@ -90,7 +93,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
         this.launcher = launcher;
         this.offlineLimit = offlineLimit;
         this.startTimeoutMs = startTimeoutMs;
-        this.channels = new KernelChannels(zmq, id.substring(0, 8), conn, this);
+        this.channels = new KernelChannels(zmq, id.substring(0, 8), conn, INTERNAL_SESSION, this);
     }
 
     public String id() {
@@ -170,6 +173,8 @@ public final class ManagedKernel implements KernelChannels.Listener {
         pb.environment().putAll(env);
         sawReply = false;
         sawIopub = false;
+        warmSent = false;
+        warmedUp = false;
         launchedNanos = System.nanoTime();
         Process proc;
         try {
@@ -195,7 +200,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
         if (p.future().isComplete() || stopping) {
             return;
         }
-        if (sawReply && sawIopub) {
+        if (readyToServe()) {
             markReady(p);
             return;
         }
@@ -210,9 +215,25 @@ public final class ManagedKernel implements KernelChannels.Listener {
 
     private void readyCheck() {
         Promise<Void> p = ready;
-        if (p != null && sawReply && sawIopub && !p.future().isComplete()) {
-            vertx.runOnContext(v -> markReady(p));
+        if (p == null || p.future().isComplete()) {
+            return;
         }
+        if (readyToServe()) {
+            vertx.runOnContext(v -> markReady(p));
+        } else if (sawReply && sawIopub && awaitSandbox && !warmSent) {
+            warmSent = true;
+            channels.send(INTERNAL_SESSION, Channel.SHELL, request("execute_request", Json.object().put("code", "pass")
+                    .put("silent", true).put("store_history", false).put("allow_stdin", false)));
+        }
+    }
+
+    /**
+     * Whether the kernel may serve clients: it answered on shell and iopub, and a pooled kernel also ran its
+     * warm-up. That is one silent execute request (no output, no execution count, no history), so that a
+     * client's first cell does not pay for the first pass through the kernel's execute path (about 12 ms).
+     */
+    private boolean readyToServe() {
+        return sawReply && sawIopub && (!awaitSandbox || warmedUp);
     }
 
     private void markReady(Promise<Void> p) {
@@ -330,6 +351,9 @@ public final class ManagedKernel implements KernelChannels.Listener {
                     return; // the next nudge asks again
                 }
                 sawReply = true;
+                readyCheck();
+            } else if ("execute_reply".equals(message.msgType()) && warmSent && !warmedUp) {
+                warmedUp = true;
                 readyCheck();
             }
             return;

@@ -21,9 +21,11 @@ import org.zeromq.ZMQException;
 /**
  * The ZeroMQ connection to one kernel. Every socket belongs to one I/O thread; other threads hand it work
  * through a queue and wake it with an in-process socket, so nothing polls on a timer. Each client session
- * gets its own shell, control and stdin dealers whose identity is the session id, so the kernel's replies
- * and input requests reach the client that asked. Messages to the kernel are signed here; messages from it
- * are verified (and replay-checked) before they reach the listener.
+ * gets its own shell, control and stdin dealers, which share one identity, so the kernel's replies and input
+ * requests reach the client that asked. The first client session takes a set of dealers connected when the
+ * channels opened, while the kernel was starting: connecting three dealers to a kernel that has just been
+ * handed out took about 15 ms of its first cell. Messages to the kernel are signed here; messages from it are
+ * verified (and replay-checked) before they reach the listener.
  */
 public final class KernelChannels implements AutoCloseable {
     /** Receives verified messages from the kernel, on the I/O thread. */
@@ -45,6 +47,7 @@ public final class KernelChannels implements AutoCloseable {
     private final ConcurrentLinkedQueue<Runnable> work = new ConcurrentLinkedQueue<>();
     private final ZMQ.Socket wakeSender;
     private final String name;
+    private final String internalSession;
     private final Thread thread;
     private volatile boolean running = true;
 
@@ -55,11 +58,18 @@ public final class KernelChannels implements AutoCloseable {
     private ZMQ.Poller poller;
     private ZMQ.Socket wakeReceiver;
     private ZMQ.Socket iopub;
+    /** Dealers connected ahead for the first client session, or null once taken. */
+    private Map<Channel, ZMQ.Socket> spare;
 
-    public KernelChannels(ZMQ.Context ctx, String name, ConnectionInfo conn, Listener listener) {
+    /**
+     * @param internalSession the gateway's own session, which never takes the dealers connected ahead
+     */
+    public KernelChannels(ZMQ.Context ctx, String name, ConnectionInfo conn, String internalSession,
+                          Listener listener) {
         this.ctx = ctx;
         this.conn = conn;
         this.name = name;
+        this.internalSession = internalSession;
         this.listener = listener;
         this.outgoing = new WireCodec(conn.signer(), null);
         this.incoming = new WireCodec(conn.signer(), new ReplayGuard(ReplayGuard.DEFAULT_CAPACITY));
@@ -109,19 +119,31 @@ public final class KernelChannels implements AutoCloseable {
 
     private Map<Channel, ZMQ.Socket> sessionSockets(String session) {
         return sessions.computeIfAbsent(session, s -> {
-            Map<Channel, ZMQ.Socket> m = new EnumMap<>(Channel.class);
-            for (Channel c : CLIENT_CHANNELS) {
-                ZMQ.Socket sock = ctx.socket(SocketType.DEALER);
-                sock.setLinger(0);
-                sock.setIdentity(s.getBytes(StandardCharsets.UTF_8));
-                sock.connect(conn.endpoint(conn.port(c)));
-                poller.register(sock, ZMQ.Poller.POLLIN);
-                sessionOf.put(sock, s);
-                channelOf.put(sock, c);
-                m.put(c, sock);
+            Map<Channel, ZMQ.Socket> m;
+            if (spare != null && !s.equals(internalSession)) {
+                m = spare;
+                spare = null;
+            } else {
+                m = connectDealers(s);
             }
+            m.values().forEach(sock -> sessionOf.put(sock, s));
             return m;
         });
+    }
+
+    /** Shell, control and stdin dealers with one identity, connected to the kernel (ZeroMQ connects in the background). */
+    private Map<Channel, ZMQ.Socket> connectDealers(String identity) {
+        Map<Channel, ZMQ.Socket> m = new EnumMap<>(Channel.class);
+        for (Channel c : CLIENT_CHANNELS) {
+            ZMQ.Socket sock = ctx.socket(SocketType.DEALER);
+            sock.setLinger(0);
+            sock.setIdentity(identity.getBytes(StandardCharsets.UTF_8));
+            sock.connect(conn.endpoint(conn.port(c)));
+            poller.register(sock, ZMQ.Poller.POLLIN);
+            channelOf.put(sock, c);
+            m.put(c, sock);
+        }
+        return m;
     }
 
     private void closeSocket(ZMQ.Socket s) {
@@ -141,6 +163,7 @@ public final class KernelChannels implements AutoCloseable {
         channelOf.put(iopub, Channel.IOPUB);
         poller.register(wakeReceiver, ZMQ.Poller.POLLIN);
         poller.register(iopub, ZMQ.Poller.POLLIN);
+        spare = connectDealers("client-" + java.util.UUID.randomUUID());
         try {
             while (running) {
                 poller.poll(-1);
@@ -169,6 +192,9 @@ public final class KernelChannels implements AutoCloseable {
         } finally {
             sessions.values().forEach(m -> m.values().forEach(ZMQ.Socket::close));
             sessions.clear();
+            if (spare != null) {
+                spare.values().forEach(ZMQ.Socket::close);
+            }
             iopub.close();
             wakeReceiver.close();
             poller.close();
@@ -187,9 +213,13 @@ public final class KernelChannels implements AutoCloseable {
                 frames.add(s.recv(0));
             }
             Channel channel = channelOf.get(s);
+            String session = sessionOf.get(s);
+            if (channel != Channel.IOPUB && session == null) {
+                continue; // on the dealers connected ahead, before any session took them: nobody asked
+            }
             try {
                 Message m = incoming.decode(frames);
-                listener.onMessage(channel, sessionOf.get(s), m);
+                listener.onMessage(channel, session, m);
             } catch (ProtocolException e) {
                 LOG.warning("kernel " + name + ": dropped a message on " + channel.wireName() + ": "
                         + e.getMessage());
