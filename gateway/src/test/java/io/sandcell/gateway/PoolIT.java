@@ -104,32 +104,42 @@ class PoolIT {
         }
     }
 
+    private static int poolStarting(GatewayFixture gw) throws Exception {
+        return GatewayFixture.json(gw.call("GET", "api/status", null)).get("pool_starting").asInt();
+    }
+
     /**
      * A refill waits for the client's cells: it starts when the first cell of a kernel just handed out is
      * answered, or when that kernel is shut down. The wait's limit here is ten minutes, so only those can start
-     * it within awaitPool's two.
+     * it within awaitPool's two. When the pool runs empty, refills start at once.
      */
     @Test
-    void aRefillWaitsForTheFirstCellOfTheKernelHandedOut() throws Exception {
-        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--pool-size", "1", "--pool-preload",
+    void aRefillWaitsForTheFirstCellOfTheKernelHandedOutUnlessThePoolIsEmpty() throws Exception {
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--pool-size", "2", "--pool-preload",
                 "json", "--pool-refill-wait", "600000")) {
-            awaitPool(gw, 1);
+            awaitPool(gw, 2);
             String first = gw.startKernel();
             Thread.sleep(500);
-            JsonNode status = GatewayFixture.json(gw.call("GET", "api/status", null));
-            assertEquals(0, status.get("pool_ready").asInt() + status.get("pool_starting").asInt(),
-                    "no refill before the kernel handed out has run its first cell: " + status);
+            assertEquals(1, poolReady(gw));
+            assertEquals(0, poolStarting(gw), "no refill before the kernel handed out has run its first cell");
             assertEquals("1\n", run(gw, first, "print(1)"));
-            awaitPool(gw, 1);
+            awaitPool(gw, 2);
             String second = gw.startKernel();
             Thread.sleep(500);
-            status = GatewayFixture.json(gw.call("GET", "api/status", null));
-            assertEquals(0, status.get("pool_ready").asInt() + status.get("pool_starting").asInt(), status.toString());
+            assertEquals(0, poolStarting(gw), "no refill before the kernel handed out has run its first cell");
             assertEquals(204, gw.call("DELETE", "api/kernels/" + second, null).statusCode());
-            awaitPool(gw, 1);
-            assertEquals(1, GatewayFixture.json(gw.call("GET", "api/status", null)).get("kernels").asInt(),
-                    "only the first kernel is left");
-            assertEquals(204, gw.call("DELETE", "api/kernels/" + first, null).statusCode());
+            awaitPool(gw, 2);
+            // two requests in a row empty the pool: the refill starts without waiting for their cells
+            String third = gw.startKernel();
+            String fourth = gw.startKernel();
+            long deadline = System.currentTimeMillis() + 5_000;
+            while (poolStarting(gw) == 0 && poolReady(gw) == 0) {
+                assertTrue(System.currentTimeMillis() < deadline, "an empty pool was not refilled at once");
+                Thread.sleep(50);
+            }
+            for (String k : List.of(first, third, fourth)) {
+                assertEquals(204, gw.call("DELETE", "api/kernels/" + k, null).statusCode());
+            }
         }
     }
 
