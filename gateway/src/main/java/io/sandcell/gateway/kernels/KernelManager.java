@@ -51,9 +51,8 @@ public final class KernelManager implements AutoCloseable {
     /** Pooled kernels still starting: close() stops them too, or their sockets would keep ZeroMQ from ending. */
     private final Set<ManagedKernel> poolWarming = new HashSet<>(); // guarded by this
     /** When a refill began waiting for clients' cells (System.nanoTime), or 0 when none waits. */
-    private long refillHeldSince; // guarded by this
+    private volatile long refillHeldSince; // written under this
     private long refillTimer = -1; // guarded by this
-    private volatile boolean refillHeld;
     /** When a request last found the pool empty (System.nanoTime), or 0. */
     private volatile long poolMissNanos;
     /** Whether a pooled kernel has been ready: its sandbox image exists from then on. */
@@ -254,7 +253,7 @@ public final class KernelManager implements AutoCloseable {
         }
         return new ManagedKernel(id, spec, vertx, zmq, conn, config.runtimeDir(), env, launcher,
                 config.offlineBufferMessages(), config.kernelStartTimeoutSeconds() * 1000L, metrics,
-                spec.embedded() ? classData : null, this::clientCellAnswered);
+                spec.embedded() ? classData : null, this::wakeWaitingRefill);
     }
 
     // --- the warm pool -----------------------------------------------------------------------------------
@@ -310,10 +309,8 @@ public final class KernelManager implements AutoCloseable {
         long left = wait - (now - refillHeldSince);
         if (!clientWaiting || left <= 0) {
             refillHeldSince = 0;
-            refillHeld = false;
             return false;
         }
-        refillHeld = true;
         if (refillTimer == -1) {
             refillTimer = vertx.setTimer(Math.max(1, left / 1_000_000), t -> {
                 synchronized (this) {
@@ -325,9 +322,9 @@ public final class KernelManager implements AutoCloseable {
         return true;
     }
 
-    /** A client's cell was answered (on a kernel's I/O thread): a waiting refill may go now. */
-    private void clientCellAnswered() {
-        if (refillHeld) {
+    /** A client's cell was answered (on a kernel's I/O thread) or a kernel shut down: a waiting refill may go now. */
+    private void wakeWaitingRefill() {
+        if (refillHeldSince != 0) {
             vertx.runOnContext(v -> refillPool());
         }
     }
@@ -472,9 +469,7 @@ public final class KernelManager implements AutoCloseable {
         if (k == null) {
             throw ApiException.notFound("Kernel does not exist: " + id);
         }
-        if (refillHeld) {
-            vertx.runOnContext(v -> refillPool());
-        }
+        wakeWaitingRefill();
         return discard(k);
     }
 
