@@ -122,6 +122,9 @@ class PoolIT {
             Thread.sleep(500);
             assertEquals(1, poolReady(gw));
             assertEquals(0, poolStarting(gw), "no refill before the kernel handed out has run its first cell");
+            String metrics = gw.call("GET", "metrics", null).body();
+            assertTrue(metrics.contains("\nsandcell_pool_ready 1\n") && metrics.contains("\nsandcell_pool_starting 0\n"),
+                    metrics);
             assertEquals("1\n", run(gw, first, "print(1)"));
             awaitPool(gw, 2);
             String second = gw.startKernel();
