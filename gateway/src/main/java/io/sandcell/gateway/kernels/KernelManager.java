@@ -44,7 +44,8 @@ public final class KernelManager implements AutoCloseable {
     private final ZMQ.Context zmq = ZMQ.context(1);
     private final ProcessLauncher launcher = new ProcessLauncher();
     private final Map<String, ManagedKernel> kernels = new ConcurrentHashMap<>();
-    private final Set<Future<?>> stopping = ConcurrentHashMap.newKeySet();
+    /** Kernels being stopped off the event loop, and the stops; close() waits for them. */
+    private final Map<ManagedKernel, Future<?>> stopping = new ConcurrentHashMap<>();
     private final Map<String, String> baseEnv;
     private long cullTimer = -1;
     private final java.util.Deque<ManagedKernel> pool = new java.util.concurrent.ConcurrentLinkedDeque<>();
@@ -356,8 +357,8 @@ public final class KernelManager implements AutoCloseable {
             removeLeftovers(k.id());
             return null;
         }, false);
-        stopping.add(f);
-        f.onComplete(r -> stopping.remove(f));
+        stopping.put(k, f);
+        f.onComplete(r -> stopping.remove(k));
         return f;
     }
 
@@ -528,13 +529,16 @@ public final class KernelManager implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        for (Future<?> f : List.copyOf(stopping)) {
+        Map<ManagedKernel, Future<?>> stops = Map.copyOf(stopping);
+        all.addAll(stops.keySet());
+        for (Future<?> f : stops.values()) {
             try {
                 f.toCompletionStage().toCompletableFuture().get(20, java.util.concurrent.TimeUnit.SECONDS);
             } catch (Exception ignored) {
                 // best effort at shutdown
             }
         }
+        all.forEach(ManagedKernel::closeChannels); // a stop that overran its time left them open: term() waits for them
         launcher.close();
         zmq.term();
     }

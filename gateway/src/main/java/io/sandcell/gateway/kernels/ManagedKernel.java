@@ -494,6 +494,11 @@ public final class ManagedKernel implements KernelChannels.Listener {
         }
     }
 
+    /** Closes the kernel's ZeroMQ channels (idempotent): every kernel's are closed before the context ends. */
+    void closeChannels() {
+        channels.close();
+    }
+
     private void stopProcess(Process proc, boolean restart) {
         if (proc == null || !proc.isAlive()) {
             return;

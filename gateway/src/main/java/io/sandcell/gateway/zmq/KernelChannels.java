@@ -50,6 +50,7 @@ public final class KernelChannels implements AutoCloseable {
     private final String internalSession;
     private final Thread thread;
     private volatile boolean running = true;
+    private boolean wakeClosed; // guarded by wakeSender
 
     // owned by the I/O thread
     private final Map<String, Map<Channel, ZMQ.Socket>> sessions = new HashMap<>();
@@ -112,7 +113,11 @@ public final class KernelChannels implements AutoCloseable {
         work.add(r);
         synchronized (wakeSender) {
             if (running) {
-                wakeSender.send(new byte[] {1}, ZMQ.DONTWAIT);
+                try {
+                    wakeSender.send(new byte[] {1}, ZMQ.DONTWAIT);
+                } catch (ZMQException e) {
+                    // the context is closing: so are these channels, and the work is moot
+                }
             }
         }
     }
@@ -166,7 +171,12 @@ public final class KernelChannels implements AutoCloseable {
         spare = connectDealers("client-" + java.util.UUID.randomUUID());
         try {
             while (running) {
-                poller.poll(-1);
+                if (poller.poll(-1) < 0 && ctx.isClosed()) {
+                    // the context is being terminated with these sockets open; polling again would return at
+                    // once, for ever, and termination waits for them to close
+                    LOG.warning("kernel " + name + ": the ZeroMQ context closed under its open channels");
+                    break;
+                }
                 for (int i = 0; i < poller.getNext(); i++) {
                     ZMQ.Socket s = poller.getSocket(i);
                     if (s == null || !poller.pollin(i)) {
@@ -198,6 +208,19 @@ public final class KernelChannels implements AutoCloseable {
             iopub.close();
             wakeReceiver.close();
             poller.close();
+            if (ctx.isClosed()) {
+                closeWakeSender(); // the context's end waits for every socket, this one too
+            }
+        }
+    }
+
+    private void closeWakeSender() {
+        synchronized (wakeSender) {
+            running = false;
+            if (!wakeClosed) {
+                wakeClosed = true;
+                wakeSender.close();
+            }
         }
     }
 
@@ -235,12 +258,15 @@ public final class KernelChannels implements AutoCloseable {
         if (!running) {
             return;
         }
-        work.add(() -> running = false);
         synchronized (wakeSender) {
-            wakeSender.send(new byte[] {1}, ZMQ.DONTWAIT);
-            running = false;
-            wakeSender.close();
+            running = false; // first: the loop ends at its next wake-up even if waking it fails
+            try {
+                wakeSender.send(new byte[] {1}, ZMQ.DONTWAIT);
+            } catch (ZMQException e) {
+                // the context is closing: the loop sees that itself
+            }
         }
+        closeWakeSender();
         try {
             thread.join(5000);
         } catch (InterruptedException e) {
