@@ -146,6 +146,32 @@ class PoolIT {
         }
     }
 
+    /**
+     * A kernel started for a request that finds the pool empty has the pool's preloads once their sandbox
+     * image exists, restored from it, even right after a restart, before the pool has a kernel ready. Without
+     * an image (a fresh data dir) it starts without them rather than importing them cold, while the pool's own
+     * first kernel imports them and makes the image.
+     */
+    @Test
+    void aKernelStartedWhileThePoolIsEmptyHasThePreloadsOnceTheirImageExists() throws Exception {
+        String probe = "import sys\nprint('wave' in sys.modules, 'tabnanny' in sys.modules)";
+        String[] args = {"--pool-size", "1", "--pool-preload", "wave,tabnanny"};
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), args)) {
+            String early = gw.startKernel();
+            assertEquals("False False\n", run(gw, early, probe), "no image yet: started without the preloads");
+            awaitPool(gw, 1);
+            String pooled = gw.startKernel();
+            assertEquals("True True\n", run(gw, pooled, probe), "the pool's kernels import them");
+        }
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), args)) {
+            String first = gw.startKernel(); // at once: the pool's first kernel is still starting
+            assertTrue(gw.call("GET", "metrics", null).body()
+                    .contains("\nsandcell_kernel_starts_total{source=\"cold\"} 1\n"), "not from the pool");
+            assertEquals("True True\n", run(gw, first, probe), "the image exists: restored with the preloads");
+            assertEquals("restored", kernelInfo(gw, first).at("/sandbox/start").asText());
+        }
+    }
+
     @Test
     void pooledKernelsArePreloadedUsedOnceAndReplaced() throws Exception {
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--pool-size", "1", "--pool-preload",

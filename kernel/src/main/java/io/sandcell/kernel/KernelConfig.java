@@ -28,10 +28,12 @@ import java.util.regex.Pattern;
  * @param outputRateBytes the sustained output rate one cell may publish, bytes per second
  * @param cellTimeoutSeconds a cell's wall-clock limit (interrupt, then kill the sandbox); 0 for none
  * @param snapshots start Python sandboxes without a network from a checkpoint image of a fresh one
+ * @param preloadCold whether the preloads are imported when no image with them exists yet (true), or the
+ *     sandbox starts without them (false), since importing them cold takes seconds
  */
 public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig sandbox, boolean keepWorkspace,
                            Path externalWorkspace, long maxOutputBytes, long outputRateBytes,
-                           int cellTimeoutSeconds, boolean snapshots) {
+                           int cellTimeoutSeconds, boolean snapshots, boolean preloadCold) {
 
     private static final Pattern KERNEL_FILE = Pattern.compile("kernel-([A-Za-z0-9-]+)\\.json");
 
@@ -78,6 +80,10 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
                         "on: Python sandboxes without a network start from a checkpoint image of a fresh sandbox "
                                 + "of the same shape (taken once, kept in <data-dir>/snapshots), in a tenth of "
                                 + "the time; off: every sandbox starts cold"),
+                Spec.value("--preload-cold", "SANDCELL_PRELOAD_COLD", "import",
+                        "import: a sandbox with --preload imports the modules even when no checkpoint image of "
+                                + "that shape exists yet (seconds, once per shape); skip: it then starts without "
+                                + "them, and imports them only when it is restored from an image"),
                 Spec.value("--start-timeout-ms", "SANDCELL_START_TIMEOUT_MS", "60000",
                         "how long a sandbox may take to become ready"),
                 Spec.value("--max-output-mb", "SANDCELL_MAX_OUTPUT_MB", "32",
@@ -156,8 +162,12 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
         if (!List.of("on", "off").contains(snapshots)) {
             throw new UsageException("--snapshots must be on or off, not '" + snapshots + "'");
         }
+        String preloadCold = p.get("--preload-cold");
+        if (!List.of("import", "skip").contains(preloadCold)) {
+            throw new UsageException("--preload-cold must be import or skip, not '" + preloadCold + "'");
+        }
         return new KernelConfig(conn, id, sandbox, p.bool("--keep-workspace"), workspace, maxOutput << 20,
-                rate << 10, cellTimeout, snapshots.equals("on"));
+                rate << 10, cellTimeout, snapshots.equals("on"), preloadCold.equals("import"));
     }
 
     private static NetworkPolicy network(Options.Parsed p) throws UsageException {

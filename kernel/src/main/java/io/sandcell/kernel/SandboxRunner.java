@@ -40,6 +40,8 @@ final class SandboxRunner implements AutoCloseable {
     private final boolean unmountAtClose;
     private final SnapshotStore snapshots;
     private final String snapshotKey;
+    /** The sandboxes' configuration: the kernel's, without the preloads when they are skipped. */
+    private final SandboxConfig sandbox;
     private int generation;
     private CompletableFuture<DriverSession> current;
     private DriverSession currentSession;
@@ -55,12 +57,19 @@ final class SandboxRunner implements AutoCloseable {
         this.workspace = config.workspace();
         if (snapshotEligible(config)) {
             this.snapshots = new SnapshotStore(sc.dataDir().resolve("snapshots"));
-            this.snapshotKey = SnapshotStore.key(OciSpec.build(sc, layout, "snapshot", Path.of("/nonexistent"),
-                    args(), env(null), null, null), sc);
+            String key = imageKey(sc);
+            if (!config.preloadCold() && !sc.preload().isEmpty() && snapshots.find(key) == null) {
+                LOG.info("no sandbox image with the preloads " + sc.preload() + " yet: starting without them "
+                        + "(--preload-cold skip)");
+                sc = sc.withPreload(List.of());
+                key = imageKey(sc);
+            }
+            this.snapshotKey = key;
         } else {
             this.snapshots = null;
             this.snapshotKey = null;
         }
+        this.sandbox = sc;
         int leftovers = runsc.reconcile();
         if (leftovers > 0) {
             LOG.info("removed " + leftovers + " sandbox(es) left by an earlier run of kernel " + config.kernelId());
@@ -125,7 +134,7 @@ final class SandboxRunner implements AutoCloseable {
             long t0 = System.nanoTime();
             try {
                 session.restore(args(), env(config.kernelId()), image.dir().resolve(RUNSC_IMAGE),
-                        image.readyInfo(), config.kernelId(), config.sandbox().startTimeoutMs());
+                        image.readyInfo(), config.kernelId(), sandbox.startTimeoutMs());
                 LOG.info("sandbox " + session.sandbox().id() + " restored from image " + image.key() + " in "
                         + (System.nanoTime() - t0) / 1_000_000 + " ms");
                 startedFrom = "restored";
@@ -153,8 +162,11 @@ final class SandboxRunner implements AutoCloseable {
     /** Starts a sandbox of this generation without an image and waits for its driver's ready line. */
     private DriverSession startCold(int gen, String suffix) throws SandboxException {
         DriverSession session = newSession(gen, suffix);
+        long t0 = System.nanoTime();
         try {
-            session.start(args(), env(config.kernelId()), config.sandbox().startTimeoutMs());
+            session.start(args(), env(config.kernelId()), sandbox.startTimeoutMs());
+            LOG.info("sandbox " + session.sandbox().id() + " started cold in " + (System.nanoTime() - t0) / 1_000_000
+                    + " ms (driver, ms: " + session.readyInfo().path("startup_ms") + ")");
             return session;
         } catch (SandboxException e) {
             session.close();
@@ -197,8 +209,8 @@ final class SandboxRunner implements AutoCloseable {
             throw new SandboxException(closed ? "the kernel is shutting down" : "superseded by a restart");
         }
         String id = shortId() + "-" + gen + suffix;
-        Sandbox sandbox = new Sandbox(id, config.sandbox(), layout, runsc, launcher, config.kernelDir(), workspace);
-        DriverSession session = new DriverSession(sandbox);
+        DriverSession session = new DriverSession(new Sandbox(id, sandbox, layout, runsc, launcher,
+                config.kernelDir(), workspace));
         currentSession = session;
         return session;
     }
@@ -216,14 +228,24 @@ final class SandboxRunner implements AutoCloseable {
         return List.of("/usr/bin/python3", "-s", "-u", OciSpec.DRIVER_DIR + "/" + DRIVER_NAME);
     }
 
+    /** The key of the image of sandboxes of this configuration. */
+    private String imageKey(SandboxConfig sc) {
+        return SnapshotStore.key(OciSpec.build(sc, layout, "snapshot", Path.of("/nonexistent"), args(),
+                env(sc, null), null, null), sc);
+    }
+
     /** The driver's environment; the kernel id is left out of the image key's spec (null). */
     private List<String> env(String kernelId) {
+        return env(sandbox, kernelId);
+    }
+
+    private static List<String> env(SandboxConfig sc, String kernelId) {
         List<String> env = new ArrayList<>();
-        env.add("SANDCELL_PRELOAD=" + String.join(",", config.sandbox().preload()));
+        env.add("SANDCELL_PRELOAD=" + String.join(",", sc.preload()));
         if (kernelId != null) {
             env.add("SANDCELL_KERNEL_ID=" + kernelId);
         }
-        env.add("SANDCELL_LANGUAGE=" + config.sandbox().language());
+        env.add("SANDCELL_LANGUAGE=" + sc.language());
         return env;
     }
 

@@ -47,6 +47,12 @@ public record SandboxConfig(Path runsc, String platform, Path dataDir, Path root
                 DEFAULT_UID, 1024, 0, 1.0, 512, 32, 1024, 256, 64, 1024, NetworkPolicy.none(), List.of(), 30_000);
     }
 
+    /** The same sandbox with other preloads. */
+    public SandboxConfig withPreload(List<String> modules) {
+        return new SandboxConfig(runsc, platform, dataDir, rootfs, language, uid, memoryMb, addressSpaceMb, cpus,
+                pids, nproc, nofile, tmpMb, shmMb, workspaceMb, network, modules, startTimeoutMs);
+    }
+
     /** RLIMIT_AS in MiB: the configured value, or 90% of the memory limit. */
     public int effectiveAddressSpaceMb() {
         return addressSpaceMb > 0 ? addressSpaceMb : Math.max(256, memoryMb * 9 / 10);

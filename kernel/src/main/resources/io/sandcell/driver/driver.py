@@ -23,6 +23,7 @@ import threading
 import time
 import traceback
 
+_T0 = time.monotonic()
 # --- protocol descriptors --------------------------------------------------------------------------
 
 _PROTO_IN = os.fdopen(os.dup(0), "rb", buffering=1 << 16)  # buffered: one read() per chunk, not per byte
@@ -895,6 +896,16 @@ def main():
         inline = importlib.util.find_spec("matplotlib_inline") is not None
         os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline" if inline else "Agg"
     language = os.environ.get("SANDCELL_LANGUAGE", "python")
+    phases = {}  # what the driver's start took, for the kernel's log
+    mark = _T0
+
+    def phase(name):
+        nonlocal mark
+        now = time.monotonic()
+        phases[name] = round((now - mark) * 1000)
+        mark = now
+
+    phase("interpreter")
     if language == "bash":
         shell = BashShell()
     else:
@@ -903,6 +914,7 @@ def main():
         except ImportError as e:
             _log("IPython not available (%s); using the plain shell" % e)
             shell = PlainShell()
+    phase("shell")
     preload = [m.strip() for m in os.environ.get("SANDCELL_PRELOAD", "").split(",") if m.strip()]
     if language == "bash":
         preload = []
@@ -912,12 +924,15 @@ def main():
             __import__(module)
         except Exception as e:  # a missing library must not stop the kernel
             failed.append("%s: %s" % (module, e))
+    phase("preload")
     tune_modules()
+    phase("fonts")
     warm_matplotlib(shell)
+    phase("plot")
     flush_streams()
     send({"ev": "ready", "implementation": shell.implementation, "python_version": sys.version.split()[0],
           "language_version": getattr(shell, "version", "") or sys.version.split()[0],
-          "preloaded": preload, "preload_errors": failed})
+          "preloaded": preload, "preload_errors": failed, "startup_ms": phases})
 
     ops = {"complete": shell.complete, "inspect": shell.inspect, "is_complete": shell.is_complete}
     while True:

@@ -68,4 +68,13 @@ class KernelConfigTest {
         UsageException e = assertThrows(UsageException.class, () -> parse(Map.of(), "--snapshots", "yes"));
         assertTrue(e.getMessage().contains("--snapshots"), e.getMessage());
     }
+
+    @Test
+    void preloadsAreImportedColdUnlessSkipped() throws Exception {
+        assertTrue(parse(Map.of()).preloadCold());
+        assertFalse(parse(Map.of("SANDCELL_PRELOAD_COLD", "skip")).preloadCold());
+        assertTrue(parse(Map.of("SANDCELL_PRELOAD_COLD", "skip"), "--preload-cold", "import").preloadCold());
+        UsageException e = assertThrows(UsageException.class, () -> parse(Map.of(), "--preload-cold", "no"));
+        assertTrue(e.getMessage().contains("--preload-cold must be import or skip"), e.getMessage());
+    }
 }

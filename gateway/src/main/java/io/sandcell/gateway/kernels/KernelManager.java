@@ -56,8 +56,6 @@ public final class KernelManager implements AutoCloseable {
     private long refillTimer = -1; // guarded by this
     /** When a request last found the pool empty (System.nanoTime), or 0. */
     private volatile long poolMissNanos;
-    /** Whether a pooled kernel has been ready: its sandbox image exists from then on. */
-    private volatile boolean poolPrimed;
     private volatile boolean closed;
     private final KernelMetrics metrics = new KernelMetrics();
     private final ClassDataArchive classData;
@@ -184,9 +182,9 @@ public final class KernelManager implements AutoCloseable {
             poolMissNanos = System.nanoTime();
         }
         // The pool is empty: start the same kernel as a pooled one now, restored from the same sandbox image.
-        // Until a pooled kernel has been ready (and so made that image), a preloaded start would import
-        // everything cold: start a bare kernel then, which is ready sooner.
-        ManagedKernel k = startCold(spec, poolable && poolPrimed ? poolEnv() : userEnv);
+        // Until a pooled kernel has made that image, a preloaded start would import everything cold (seconds):
+        // the kernel then starts its sandbox without the preloads, which is ready sooner.
+        ManagedKernel k = startCold(spec, poolable ? poolEnv("skip") : userEnv);
         vertx.runOnContext(v -> refillPool());
         return k;
     }
@@ -259,9 +257,13 @@ public final class KernelManager implements AutoCloseable {
 
     // --- the warm pool -----------------------------------------------------------------------------------
 
-    /** What a pooled kernel is started with: the pool's preloads. */
-    private Map<String, String> poolEnv() {
-        return Map.of("SANDCELL_PRELOAD", String.join(",", config.poolPreload()));
+    /**
+     * What a pooled kernel is started with: the pool's preloads, and whether they are imported while no
+     * sandbox image has them ({@code import} for the pool's own kernels, which make that image).
+     */
+    private Map<String, String> poolEnv(String preloadCold) {
+        return Map.of("SANDCELL_PRELOAD", String.join(",", config.poolPreload()), "SANDCELL_PRELOAD_COLD",
+                preloadCold);
     }
 
     /**
@@ -277,7 +279,7 @@ public final class KernelManager implements AutoCloseable {
         }
         ManagedKernel k;
         try {
-            k = create(specs.get(null), poolEnv());
+            k = create(specs.get(null), poolEnv("import"));
         } catch (ApiException e) {
             return;
         }
@@ -335,7 +337,6 @@ public final class KernelManager implements AutoCloseable {
             poolWarming.remove(k);
             if (failure == null && !closed) {
                 pool.add(k);
-                poolPrimed = true;
             }
         }
         if (failure == null && !closed) {
