@@ -166,7 +166,12 @@ class LifecycleIT {
             assertTrue(System.currentTimeMillis() < deadline, Files.readString(tmp.resolve("orphan.log")));
             Thread.sleep(100);
         }
-        Thread.sleep(1000);
+        // and frozen, as a kernel waiting in the pool is: its processes cannot die until thawed
+        io.sandcell.sandbox.Freezer freezer = new io.sandcell.sandbox.Freezer(Path.of("/sys/fs/cgroup"));
+        while (!freezer.freeze(id)) {
+            assertTrue(System.currentTimeMillis() < deadline, Files.readString(tmp.resolve("orphan.log")));
+            Thread.sleep(100);
+        }
         orphan.destroyForcibly();
         orphan.waitFor();
         assertTrue(Files.isDirectory(data.resolve("kernels").resolve(id)));

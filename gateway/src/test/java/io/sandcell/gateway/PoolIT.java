@@ -1,11 +1,13 @@
 package io.sandcell.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.sandcell.protocol.Json;
+import io.sandcell.sandbox.Freezer;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.UUID;
@@ -178,7 +180,16 @@ class PoolIT {
                 "json,decimal")) {
             awaitPool(gw, 1);
             assertEquals("[]", gw.call("GET", "api/kernels", null).body(), "pooled kernels are not listed");
+            List<String> waiting;
+            try (var dirs = java.nio.file.Files.list(tmp.resolve("data").resolve("kernels"))) {
+                waiting = dirs.map(d -> d.getFileName().toString()).toList();
+            }
+            assertEquals(1, waiting.size(), waiting.toString());
+            Freezer freezer = new Freezer(Path.of("/sys/fs/cgroup"));
+            assertTrue(freezer.frozen(waiting.get(0)), "a kernel waiting in the pool has its sandbox frozen");
             String first = gw.startKernel();
+            assertEquals(waiting.get(0), first);
+            assertFalse(freezer.frozen(first), "handed out: thawed");
             assertEquals("idle", GatewayFixture.json(gw.call("GET", "api/kernels/" + first, null))
                     .get("execution_state").asText(), "a pooled kernel is ready when handed out");
             JsonNode sandbox = kernelInfo(gw, first).get("sandbox");

@@ -220,8 +220,7 @@ final class SandboxRunner implements AutoCloseable {
     }
 
     private String shortId() {
-        String id = config.kernelId().replace("-", "");
-        return "k" + id.substring(0, Math.min(12, id.length()));
+        return io.sandcell.sandbox.Freezer.sandboxPrefix(config.kernelId());
     }
 
     private List<String> args() {

@@ -5,6 +5,7 @@ import io.sandcell.gateway.config.GatewayConfig;
 import io.sandcell.gateway.http.ApiException;
 import io.sandcell.kernel.KernelConfig;
 import io.sandcell.protocol.ConnectionInfo;
+import io.sandcell.sandbox.Freezer;
 import io.sandcell.sandbox.ProcessLauncher;
 import io.sandcell.sandbox.Runsc;
 import io.sandcell.sandbox.SandboxLayout;
@@ -43,6 +44,7 @@ public final class KernelManager implements AutoCloseable {
     private final KernelSpecRegistry specs;
     private final ZMQ.Context zmq = ZMQ.context(1);
     private final ProcessLauncher launcher = new ProcessLauncher();
+    private final Freezer freezer = new Freezer(Path.of("/sys/fs/cgroup"));
     private final Map<String, ManagedKernel> kernels = new ConcurrentHashMap<>();
     /** Kernels being stopped off the event loop, and the stops; close() waits for them. */
     private final Map<ManagedKernel, Future<?>> stopping = new ConcurrentHashMap<>();
@@ -129,6 +131,11 @@ public final class KernelManager implements AutoCloseable {
         if (Files.isDirectory(dir)) {
             try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
                 for (Path k : entries) {
+                    try {
+                        freezer.thaw(k.getFileName().toString()); // a pooled kernel's, frozen when its gateway died
+                    } catch (IOException e) {
+                        LOG.warning("thawing the sandbox of kernel " + k.getFileName() + ": " + e.getMessage());
+                    }
                     removeKernelDir(k);
                     cleaned++;
                 }
@@ -336,6 +343,7 @@ public final class KernelManager implements AutoCloseable {
         synchronized (this) {
             poolWarming.remove(k);
             if (failure == null && !closed) {
+                k.freezeSandbox(freezer);
                 pool.add(k);
             }
         }
