@@ -51,12 +51,23 @@ public final class KernelServer implements AutoCloseable {
     public KernelServer(KernelConfig config, ConnectionInfo conn) throws java.io.IOException {
         this.config = config;
         this.codec = new WireCodec(conn.signer(), new ReplayGuard(ReplayGuard.DEFAULT_CAPACITY));
-        this.runner = new SandboxRunner(config);
+        // Bound first: a client connecting meanwhile (the gateway, at launch) is accepted and its requests wait,
+        // instead of being refused every 100 ms while the workspace and sandbox layout are prepared.
         this.shell = bind(SocketType.ROUTER, conn, Channel.SHELL);
         this.control = bind(SocketType.ROUTER, conn, Channel.CONTROL);
         this.stdinSocket = bind(SocketType.ROUTER, conn, Channel.STDIN);
         this.iopub = bind(SocketType.PUB, conn, Channel.IOPUB);
         this.hb = bind(SocketType.REP, conn, Channel.HB);
+        try {
+            this.runner = new SandboxRunner(config);
+        } catch (java.io.IOException | RuntimeException e) {
+            for (ZMQ.Socket socket : List.of(shell, control, stdinSocket, iopub, hb)) {
+                socket.setLinger(0);
+                socket.close();
+            }
+            ctx.term();
+            throw e;
+        }
         this.replier = new Replier(codec, iopub, config.kernelId());
         this.stdin = new StdinChannel(ctx, stdinSocket, codec, replier, config.kernelId());
         this.shellHandler = new ShellHandler(runner, replier, shell, stdin, this::kernelInfo, this::shutdownRequest,

@@ -387,6 +387,13 @@ public final class ManagedKernel implements KernelChannels.Listener {
                     return; // the next nudge asks again
                 }
                 sawReply = true;
+                if (!sawIopub) { // iopub was connected on this first reply: ask again soon, not at the next nudge
+                    vertx.setTimer(5, t -> {
+                        if (!sawIopub && !stopping) {
+                            channels.send(INTERNAL_SESSION, Channel.SHELL, request("kernel_info_request", Json.object()));
+                        }
+                    });
+                }
                 readyCheck();
             } else if ("execute_reply".equals(message.msgType()) && warmSent && !warmedUp) {
                 warmedUp = true;

@@ -22,9 +22,10 @@ import org.zeromq.ZMQException;
  * The ZeroMQ connection to one kernel. Every socket belongs to one I/O thread; other threads hand it work
  * through a queue and wake it with an in-process socket, so nothing polls on a timer. Each client session
  * gets its own shell, control and stdin dealers, which share one identity, so the kernel's replies and input
- * requests reach the client that asked. The first client session takes a set of dealers connected when the
- * channels opened, while the kernel was starting: connecting three dealers to a kernel that has just been
- * handed out took about 15 ms of its first cell. Messages to the kernel are signed here; messages from it are
+ * requests reach the client that asked. Until the kernel has answered the gateway's own first request, only
+ * the dealer that request goes on is connected; then the iopub subscription and a set of dealers for the
+ * first client session are: connecting three dealers to a kernel that has just been handed out took about
+ * 15 ms of its first cell. Messages to the kernel are signed here; messages from it are
  * verified (and replay-checked) before they reach the listener.
  */
 public final class KernelChannels implements AutoCloseable {
@@ -88,7 +89,7 @@ public final class KernelChannels implements AutoCloseable {
             throw new IllegalArgumentException("cannot send on " + channel.wireName());
         }
         submit(() -> {
-            ZMQ.Socket s = sessionSockets(session).get(channel);
+            ZMQ.Socket s = dealer(session, channel);
             List<byte[]> frames = outgoing.encode(message.withIdentities(List.of()));
             for (int i = 0; i < frames.size(); i++) {
                 s.send(frames.get(i), i < frames.size() - 1 ? ZMQ.SNDMORE : 0);
@@ -122,24 +123,32 @@ public final class KernelChannels implements AutoCloseable {
         }
     }
 
-    private Map<Channel, ZMQ.Socket> sessionSockets(String session) {
-        return sessions.computeIfAbsent(session, s -> {
-            Map<Channel, ZMQ.Socket> m;
-            if (spare != null && !s.equals(internalSession)) {
-                m = spare;
+    /** The session's dealer on that channel, connected on first use (a client session: all three at once). */
+    private ZMQ.Socket dealer(String session, Channel channel) {
+        Map<Channel, ZMQ.Socket> m = sessions.computeIfAbsent(session, s -> {
+            Map<Channel, ZMQ.Socket> sockets;
+            if (s.equals(internalSession)) {
+                sockets = new EnumMap<>(Channel.class);
+            } else if (spare != null) {
+                sockets = spare;
                 spare = null;
             } else {
-                m = connectDealers(s);
+                sockets = connectDealers(s, CLIENT_CHANNELS);
             }
-            m.values().forEach(sock -> sessionOf.put(sock, s));
-            return m;
+            sockets.values().forEach(sock -> sessionOf.put(sock, s));
+            return sockets;
+        });
+        return m.computeIfAbsent(channel, c -> {
+            ZMQ.Socket sock = connectDealers(session, List.of(c)).get(c);
+            sessionOf.put(sock, session);
+            return sock;
         });
     }
 
-    /** Shell, control and stdin dealers with one identity, connected to the kernel (ZeroMQ connects in the background). */
-    private Map<Channel, ZMQ.Socket> connectDealers(String identity) {
+    /** Dealers with one identity, connected to the kernel (ZeroMQ connects in the background). */
+    private Map<Channel, ZMQ.Socket> connectDealers(String identity, List<Channel> channels) {
         Map<Channel, ZMQ.Socket> m = new EnumMap<>(Channel.class);
-        for (Channel c : CLIENT_CHANNELS) {
+        for (Channel c : channels) {
             ZMQ.Socket sock = ctx.socket(SocketType.DEALER);
             sock.setLinger(0);
             sock.setIdentity(identity.getBytes(StandardCharsets.UTF_8));
@@ -151,6 +160,25 @@ public final class KernelChannels implements AutoCloseable {
         return m;
     }
 
+    /**
+     * Connects the iopub subscription and the dealers for the first client session, once the kernel has
+     * answered (so is listening). Connecting them while the kernel process was still starting cost JeroMQ's
+     * I/O thread a refused connection per socket every 100 ms: about 70 ms of CPU per kernel start.
+     */
+    private void connectRest() {
+        if (iopub != null) {
+            return;
+        }
+        iopub = ctx.socket(SocketType.SUB);
+        iopub.setLinger(0);
+        iopub.setRcvHWM(0);
+        iopub.subscribe(new byte[0]);
+        iopub.connect(conn.endpoint(conn.iopubPort()));
+        channelOf.put(iopub, Channel.IOPUB);
+        poller.register(iopub, ZMQ.Poller.POLLIN);
+        spare = connectDealers("client-" + java.util.UUID.randomUUID(), CLIENT_CHANNELS);
+    }
+
     private void closeSocket(ZMQ.Socket s) {
         poller.unregister(s);
         sessionOf.remove(s);
@@ -160,15 +188,7 @@ public final class KernelChannels implements AutoCloseable {
 
     private void loop() {
         poller = ctx.poller(16);
-        iopub = ctx.socket(SocketType.SUB);
-        iopub.setLinger(0);
-        iopub.setRcvHWM(0);
-        iopub.subscribe(new byte[0]);
-        iopub.connect(conn.endpoint(conn.iopubPort()));
-        channelOf.put(iopub, Channel.IOPUB);
         poller.register(wakeReceiver, ZMQ.Poller.POLLIN);
-        poller.register(iopub, ZMQ.Poller.POLLIN);
-        spare = connectDealers("client-" + java.util.UUID.randomUUID());
         try {
             while (running) {
                 if (poller.poll(-1) < 0 && ctx.isClosed()) {
@@ -205,7 +225,9 @@ public final class KernelChannels implements AutoCloseable {
             if (spare != null) {
                 spare.values().forEach(ZMQ.Socket::close);
             }
-            iopub.close();
+            if (iopub != null) {
+                iopub.close();
+            }
             wakeReceiver.close();
             poller.close();
             if (ctx.isClosed()) {
@@ -240,6 +262,7 @@ public final class KernelChannels implements AutoCloseable {
             if (channel != Channel.IOPUB && session == null) {
                 continue; // on the dealers connected ahead, before any session took them: nobody asked
             }
+            connectRest(); // the kernel answered: it listens
             try {
                 Message m = incoming.decode(frames);
                 listener.onMessage(channel, session, m);
