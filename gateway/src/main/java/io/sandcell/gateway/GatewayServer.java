@@ -98,7 +98,9 @@ public final class GatewayServer implements AutoCloseable {
         HttpServerOptions options = new HttpServerOptions().setHost(config.ip()).setPort(config.port())
                 .setTcpNoDelay(true).setWebSocketSubProtocols(List.of(WsFrames.V1))
                 .setMaxWebSocketMessageSize(config.maxMessageBytes())
-                .setMaxWebSocketFrameSize(config.maxMessageBytes());
+                .setMaxWebSocketFrameSize(config.maxMessageBytes())
+                .setPerMessageWebSocketCompressionSupported(config.wsCompression())
+                .setPerFrameWebSocketCompressionSupported(config.wsCompression());
         return vertx.createHttpServer(options).requestHandler(router).listen().map(s -> {
             server = s;
             kernels.refillPool();

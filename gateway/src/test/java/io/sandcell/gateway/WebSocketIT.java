@@ -38,6 +38,38 @@ class WebSocketIT {
         return UUID.randomUUID().toString().replace("-", "");
     }
 
+    /** The Sec-WebSocket-Extensions the gateway answers an upgrade offering permessage-deflate with, or "". */
+    static String negotiatedExtensions(GatewayFixture g, String kernelId) throws Exception {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", g.port)) {
+            socket.getOutputStream().write(("GET /api/kernels/" + kernelId + "/channels?token=" + GatewayFixture.TOKEN
+                    + " HTTP/1.1\r\nHost: 127.0.0.1:" + g.port + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                    + "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n")
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            var in = new java.io.BufferedReader(new java.io.InputStreamReader(socket.getInputStream(),
+                    java.nio.charset.StandardCharsets.US_ASCII));
+            String status = in.readLine();
+            assertTrue(status.startsWith("HTTP/1.1 101"), status);
+            String extensions = "";
+            for (String line = in.readLine(); line != null && !line.isEmpty(); line = in.readLine()) {
+                if (line.toLowerCase(java.util.Locale.ROOT).startsWith("sec-websocket-extensions:")) {
+                    extensions = line.substring(line.indexOf(':') + 1).trim();
+                }
+            }
+            return extensions;
+        }
+    }
+
+    /** Like jupyter_server, no websocket compression unless asked for (--ws-compression): it costs latency. */
+    @Test
+    void websocketCompressionIsOffUnlessTurnedOn(@TempDir Path data) throws Exception {
+        assertEquals("", negotiatedExtensions(gw, kernel));
+        try (GatewayFixture compressing = new GatewayFixture(data, "--pool-size", "0", "--ws-compression")) {
+            String k = compressing.startKernel();
+            assertTrue(negotiatedExtensions(compressing, k).startsWith("permessage-deflate"));
+        }
+    }
+
     @Test
     void legacyJsonFramesCarryTopLevelFields() throws Exception {
         GatewayFixture.Ws ws = gw.connect(kernel, null, null);
