@@ -188,7 +188,7 @@ class PoolIT {
             Freezer freezer = new Freezer(Path.of("/sys/fs/cgroup"));
             assertTrue(freezer.frozen(waiting.get(0)), "a kernel waiting in the pool has its sandbox frozen");
             String first = gw.startKernel();
-            assertEquals(waiting.get(0), first);
+            assertEquals(waiting.get(0), first, "the pooled kernel, idle, was handed out");
             assertFalse(freezer.frozen(first), "handed out: thawed");
             assertEquals("idle", GatewayFixture.json(gw.call("GET", "api/kernels/" + first, null))
                     .get("execution_state").asText(), "a pooled kernel is ready when handed out");

@@ -177,7 +177,7 @@ public final class KernelManager implements AutoCloseable {
         if (poolable) {
             ManagedKernel pooled;
             while ((pooled = pool.poll()) != null) {
-                if (pooled.state() == KernelState.IDLE && pooled.alive()) {
+                if (pooled.state() != KernelState.DEAD && pooled.alive()) {
                     pooled.handOut();
                     metrics.pooledStarts.increment();
                     kernels.put(pooled.id(), pooled);

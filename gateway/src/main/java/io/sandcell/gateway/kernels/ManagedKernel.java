@@ -66,6 +66,8 @@ public final class ManagedKernel implements KernelChannels.Listener {
     private volatile boolean sawIopub;
     /** A pooled kernel's warm-up: a silent execute request sent once it is ready, and its reply. */
     private volatile boolean warmSent;
+    private volatile String warmMsgId;
+    /** The warm-up's idle came: the kernel has finished it, sandbox included (it may then be frozen). */
     private volatile boolean warmedUp;
     private volatile boolean stopping;
     /** When each client's execute_request was sent, by msg_id, until its reply. */
@@ -213,7 +215,9 @@ public final class ManagedKernel implements KernelChannels.Listener {
             fail("the kernel did not become ready within " + startTimeoutMs / 1000 + " s (log: " + logFile + ")");
             return;
         }
-        channels.send(INTERNAL_SESSION, Channel.SHELL, request("kernel_info_request", Json.object()));
+        if (!sawReply || !sawIopub) { // once both came, only the warm-up is awaited: its status must be the last
+            channels.send(INTERNAL_SESSION, Channel.SHELL, request("kernel_info_request", Json.object()));
+        }
         vertx.setTimer(NUDGE_MS, t -> nudge(p, started));
     }
 
@@ -226,8 +230,10 @@ public final class ManagedKernel implements KernelChannels.Listener {
             vertx.runOnContext(v -> markReady(p));
         } else if (sawReply && sawIopub && awaitSandbox && !warmSent) {
             warmSent = true;
-            channels.send(INTERNAL_SESSION, Channel.SHELL, request("execute_request", Json.object().put("code", "pass")
-                    .put("silent", true).put("store_history", false).put("allow_stdin", false)));
+            Message warm = request("execute_request", Json.object().put("code", "pass")
+                    .put("silent", true).put("store_history", false).put("allow_stdin", false));
+            warmMsgId = warm.msgId();
+            channels.send(INTERNAL_SESSION, Channel.SHELL, warm);
         }
     }
 
@@ -365,6 +371,11 @@ public final class ManagedKernel implements KernelChannels.Listener {
                 } else if ("idle".equals(s) && state != KernelState.STARTING) {
                     state = KernelState.IDLE;
                 }
+                if ("idle".equals(s) && warmSent && !warmedUp
+                        && message.parentHeader().path("msg_id").asText().equals(warmMsgId)) {
+                    warmedUp = true; // its idle, not its reply: only then is the kernel idle again
+                    readyCheck();
+                }
             }
             if (clients.isEmpty()) {
                 buffer(channel, message);
@@ -394,9 +405,6 @@ public final class ManagedKernel implements KernelChannels.Listener {
                         }
                     });
                 }
-                readyCheck();
-            } else if ("execute_reply".equals(message.msgType()) && warmSent && !warmedUp) {
-                warmedUp = true;
                 readyCheck();
             }
             return;
