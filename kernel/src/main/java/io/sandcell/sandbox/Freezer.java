@@ -66,8 +66,12 @@ public final class Freezer {
 
     /** The freeze files of the kernel's sandbox cgroups, v1 and v2. */
     List<Path> stateFiles(String kernelId) throws IOException {
-        String glob = sandboxPrefix(kernelId) + "-*";
         List<Path> files = new ArrayList<>();
+        String prefix = sandboxPrefix(kernelId);
+        if (!prefix.matches("k[A-Za-z0-9]+")) {
+            return files; // not a kernel id: no sandbox of it exists
+        }
+        String glob = prefix + "-*";
         for (Path parent : List.of(cgroupRoot.resolve("freezer").resolve(OciSpec.CGROUP_PARENT),
                 cgroupRoot.resolve(OciSpec.CGROUP_PARENT))) {
             if (!Files.isDirectory(parent)) {

@@ -47,5 +47,7 @@ class FreezerTest {
         assertFalse(freezer.freeze(KERNEL));
         freezer.thaw(KERNEL);
         assertFalse(freezer.frozen(KERNEL));
+        Files.createDirectories(root.resolve("freezer/sandcell"));
+        assertFalse(freezer.freeze("not a [kernel] id*"), "a name that is no kernel id matches nothing");
     }
 }

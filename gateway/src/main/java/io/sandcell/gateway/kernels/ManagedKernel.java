@@ -64,7 +64,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
     /** Ready only once the kernel reports its sandbox ready too (pooled kernels: warm means imported). */
     private volatile boolean awaitSandbox;
     private volatile boolean sawIopub;
-    /** A pooled kernel's warm-up: a silent execute request sent once it is ready, and its reply. */
+    /** A pooled kernel's warm-up: a silent execute request sent once it is ready, and its id. */
     private volatile boolean warmSent;
     private volatile String warmMsgId;
     /** The warm-up's idle came: the kernel has finished it, sandbox included (it may then be frozen). */
