@@ -23,8 +23,8 @@ import org.zeromq.ZMQException;
  * through a queue and wake it with an in-process socket, so nothing polls on a timer. Each client session
  * gets its own shell, control and stdin dealers, which share one identity, so the kernel's replies and input
  * requests reach the client that asked. Until the kernel has answered the gateway's own first request, only
- * the dealer that request goes on is connected; then the iopub subscription and a set of dealers for the
- * first client session are: connecting three dealers to a kernel that has just been handed out took about
+ * the dealer that request goes on is connected; then the iopub subscription, the gateway's control dealer
+ * and a set of dealers for the first client session are: connecting three dealers to a kernel that has just been handed out took about
  * 15 ms of its first cell. Messages to the kernel are signed here; messages from it are
  * verified (and replay-checked) before they reach the listener.
  */
@@ -177,6 +177,7 @@ public final class KernelChannels implements AutoCloseable {
         channelOf.put(iopub, Channel.IOPUB);
         poller.register(iopub, ZMQ.Poller.POLLIN);
         spare = connectDealers("client-" + java.util.UUID.randomUUID(), CLIENT_CHANNELS);
+        dealer(internalSession, Channel.CONTROL); // interrupts and shutdowns then go on an open connection
     }
 
     private void closeSocket(ZMQ.Socket s) {
