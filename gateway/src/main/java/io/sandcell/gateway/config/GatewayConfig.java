@@ -46,8 +46,7 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
                             int cullIntervalSeconds, boolean cullConnected, boolean cullBusy,
                             List<String> allowedEnv, int maxMessageBytes, int maxIopubMessageBytes,
                             int offlineBufferMessages, boolean wsCompression, int kernelStartTimeoutSeconds,
-                            int poolSize,
-                            List<String> poolPreload, int poolRefillConcurrency, int poolRefillWaitMs,
+                            int poolSize, List<String> poolPreload, int poolRefillConcurrency, int poolRefillWaitMs,
                             ToolConfig tools) {
 
     /** How clients prove who they are. */
@@ -167,8 +166,9 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
                 runtime, p.path("--kernelspec-dir"), dflt, maxKernels, nonNegative(p, "--cull-idle-timeout"),
                 positive(p, "--cull-interval"), p.bool("--cull-connected"), p.bool("--cull-busy"),
                 p.list("--allowed-env"), maxMessage, maxIopub, nonNegative(p, "--offline-buffer"),
-                p.bool("--ws-compression"), positive(p, "--kernel-start-timeout"), nonNegative(p, "--pool-size"), preload(p),
-                positive(p, "--pool-refill-concurrency"), nonNegative(p, "--pool-refill-wait"), ToolConfig.from(p));
+                p.bool("--ws-compression"), positive(p, "--kernel-start-timeout"), nonNegative(p, "--pool-size"),
+                preload(p), positive(p, "--pool-refill-concurrency"), nonNegative(p, "--pool-refill-wait"),
+                ToolConfig.from(p));
     }
 
     public static GatewayConfig parse(String[] args, Map<String, String> env) throws UsageException {

@@ -216,9 +216,13 @@ public final class ManagedKernel implements KernelChannels.Listener {
             return;
         }
         if (!sawReply || !sawIopub) { // once both came, only the warm-up is awaited: its status must be the last
-            channels.send(INTERNAL_SESSION, Channel.SHELL, request("kernel_info_request", Json.object()));
+            sendNudge();
         }
         vertx.setTimer(NUDGE_MS, t -> nudge(p, started));
+    }
+
+    private void sendNudge() {
+        channels.send(INTERNAL_SESSION, Channel.SHELL, request("kernel_info_request", Json.object()));
     }
 
     private void readyCheck() {
@@ -402,7 +406,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
                 if (!sawIopub) { // iopub was connected on this first reply: ask again soon, not at the next nudge
                     vertx.setTimer(5, t -> {
                         if (!sawIopub && !stopping) {
-                            channels.send(INTERNAL_SESSION, Channel.SHELL, request("kernel_info_request", Json.object()));
+                            sendNudge();
                         }
                     });
                 }

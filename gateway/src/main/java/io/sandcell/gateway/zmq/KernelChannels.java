@@ -24,9 +24,9 @@ import org.zeromq.ZMQException;
  * gets its own shell, control and stdin dealers, which share one identity, so the kernel's replies and input
  * requests reach the client that asked. Until the kernel has answered the gateway's own first request, only
  * the dealer that request goes on is connected; then the iopub subscription, the gateway's control dealer
- * and a set of dealers for the first client session are: connecting three dealers to a kernel that has just been handed out took about
- * 15 ms of its first cell. Messages to the kernel are signed here; messages from it are
- * verified (and replay-checked) before they reach the listener.
+ * and a set of dealers for the first client session are (connecting three dealers to a kernel that has just
+ * been handed out took about 15 ms of its first cell). Messages to the kernel are signed here; messages from
+ * it are verified (and replay-checked) before they reach the listener.
  */
 public final class KernelChannels implements AutoCloseable {
     /** Receives verified messages from the kernel, on the I/O thread. */
@@ -114,12 +114,17 @@ public final class KernelChannels implements AutoCloseable {
         work.add(r);
         synchronized (wakeSender) {
             if (running) {
-                try {
-                    wakeSender.send(new byte[] {1}, ZMQ.DONTWAIT);
-                } catch (ZMQException e) {
-                    // the context is closing: so are these channels, and the work is moot
-                }
+                wake();
             }
+        }
+    }
+
+    /** Wakes the I/O thread; the caller holds the wakeSender lock and the socket is open. */
+    private void wake() {
+        try {
+            wakeSender.send(new byte[] {1}, ZMQ.DONTWAIT);
+        } catch (ZMQException e) {
+            // the context is closing: the loop sees that itself, and queued work is moot
         }
     }
 
@@ -161,9 +166,10 @@ public final class KernelChannels implements AutoCloseable {
     }
 
     /**
-     * Connects the iopub subscription and the dealers for the first client session, once the kernel has
-     * answered (so is listening). Connecting them while the kernel process was still starting cost JeroMQ's
-     * I/O thread a refused connection per socket every 100 ms: about 70 ms of CPU per kernel start.
+     * Connects the iopub subscription, the gateway's control dealer and the dealers for the first client
+     * session, once the kernel has answered (so is listening). Connecting them while the kernel process was
+     * still starting cost JeroMQ's I/O thread a refused connection per socket every 100 ms: about 70 ms of CPU
+     * per kernel start.
      */
     private void connectRest() {
         if (iopub != null) {
@@ -232,16 +238,18 @@ public final class KernelChannels implements AutoCloseable {
             wakeReceiver.close();
             poller.close();
             if (ctx.isClosed()) {
-                closeWakeSender(); // the context's end waits for every socket, this one too
+                stop(); // the context's end waits for every socket, the wake sender too
             }
         }
     }
 
-    private void closeWakeSender() {
+    /** Marks the channels stopped, wakes the loop so that it ends, and closes the wake sender (once). */
+    private void stop() {
         synchronized (wakeSender) {
-            running = false;
+            running = false; // first: the loop ends at its next wake-up even if waking it fails
             if (!wakeClosed) {
                 wakeClosed = true;
+                wake();
                 wakeSender.close();
             }
         }
@@ -282,15 +290,7 @@ public final class KernelChannels implements AutoCloseable {
         if (!running) {
             return;
         }
-        synchronized (wakeSender) {
-            running = false; // first: the loop ends at its next wake-up even if waking it fails
-            try {
-                wakeSender.send(new byte[] {1}, ZMQ.DONTWAIT);
-            } catch (ZMQException e) {
-                // the context is closing: the loop sees that itself
-            }
-        }
-        closeWakeSender();
+        stop();
         try {
             thread.join(5000);
         } catch (InterruptedException e) {
