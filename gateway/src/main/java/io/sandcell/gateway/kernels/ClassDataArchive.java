@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -15,33 +16,63 @@ import java.util.function.IntConsumer;
 import java.util.logging.Logger;
 
 /**
- * A class-data-sharing archive for the embedded kernels' JVM: the classes a kernel process loads (JeroMQ,
- * Jackson, the kernel), mapped ready-made at start instead of being read, parsed and verified each time.
+ * What the embedded kernels' JVM maps at start instead of loading its classes (JeroMQ, Jackson, the kernel)
+ * each time: Java's ahead-of-time cache on JDK 25 and newer, a class-data-sharing archive before that.
  *
- * <p>The first embedded kernel launched while there is no archive records one when it exits
- * ({@code -XX:ArchiveClassesAtExit} into a temporary file, moved into place only after a clean exit); every
- * later launch maps it ({@code -XX:SharedArchiveFile}). The file name hashes the JVM, the kernel jar and the
- * kernel JVM flags, so a new build or JDK records a fresh archive, and older ones are removed. A JVM that
- * cannot use an archive says so in the kernel's log and starts without it.
+ * <p>The first embedded kernel launched while there is none records it, and every later launch maps it. A new
+ * build or JDK records a fresh one: the file name hashes the JVM, the kernel jar and the kernel JVM flags, and
+ * older files are removed. A JVM that cannot use the file says so in the kernel's log and starts without it.
+ * <ul>
+ *   <li>{@link Kind#AOT_CACHE}: the first kernel runs as the training run ({@code -XX:AOTMode=record}); after
+ *   its clean exit the gateway assembles the cache ({@code -XX:AOTMode=create}) in a process of the lowest CPU
+ *   priority, so that the kernel's exit is not held up. Later kernels map it ({@code -XX:AOTCache}). Besides
+ *   the classes it holds them loaded and linked: measured against the archive below, a kernel answers 100 to
+ *   150 ms sooner, with 0.15 s less CPU and 6 MB less memory.
+ *   <li>{@link Kind#DYNAMIC_ARCHIVE}: the first kernel records it when it exits
+ *   ({@code -XX:ArchiveClassesAtExit}); later kernels map it ({@code -XX:SharedArchiveFile}).
+ * </ul>
+ * A file is written under a temporary name and moved into place only once complete.
  */
-final class ClassDataArchive {
+final class ClassDataArchive implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ClassDataArchive.class.getName());
 
+    /** The two formats; which one a JVM gets depends on its version ({@link #forJvm}). */
+    enum Kind {
+        AOT_CACHE(".aot"), DYNAMIC_ARCHIVE(".jsa");
+
+        final String suffix;
+
+        Kind(String suffix) {
+            this.suffix = suffix;
+        }
+    }
+
     private final Path dir;
+    private final Kind kind;
+    private final List<String> jvm;
     private final Path archive;
     private final AtomicBoolean recording = new AtomicBoolean();
+    private volatile Process assembler;
+    private volatile boolean closed;
 
-    /** The JVM flags of one launch, and what to call with the process's exit code. */
-    record Launch(List<String> flags, IntConsumer onExit) {}
+    /**
+     * The JVM flags of one launch, whether that launch records (its exit then takes longer: about 1.5 s more
+     * for the AOT cache's training run, measured), and what to call with the process's exit code.
+     */
+    record Launch(List<String> flags, boolean records, IntConsumer onExit) {}
 
     /**
      * @param dir where archives live (created if missing)
-     * @param identity what the archive depends on: the java command, the class path and the JVM flags
+     * @param kind the format
+     * @param argv the embedded kernel's command line: its java command, JVM flags and {@code -cp} come first
      */
-    ClassDataArchive(Path dir, List<String> identity) throws IOException {
+    ClassDataArchive(Path dir, Kind kind, List<String> argv) throws IOException {
         this.dir = dir;
+        this.kind = kind;
+        int cp = argv.indexOf("-cp");
+        this.jvm = List.copyOf(cp >= 0 && cp + 1 < argv.size() ? argv.subList(0, cp + 2) : argv.subList(0, 1));
         Files.createDirectories(dir);
-        this.archive = dir.resolve("kernel-" + hash(identity) + ".jsa");
+        this.archive = dir.resolve("kernel-" + hash(identity(argv)) + kind.suffix);
         try (DirectoryStream<Path> old = Files.newDirectoryStream(dir, "kernel-*")) {
             for (Path p : old) {
                 if (!p.equals(archive)) {
@@ -51,35 +82,122 @@ final class ClassDataArchive {
         }
     }
 
+    /** The format for this JVM, which also runs the embedded kernels: the cache from JDK 25 on. */
+    static Kind forJvm(Runtime.Version version) {
+        return version.feature() >= 25 ? Kind.AOT_CACHE : Kind.DYNAMIC_ARCHIVE;
+    }
+
     /** The archive's path (it exists once a kernel recorded it). */
     Path path() {
         return archive;
     }
 
+    Kind kind() {
+        return kind;
+    }
+
     /** The flags for the next kernel launch: map the archive, record it, or neither while another records. */
     Launch launch() {
         if (Files.isRegularFile(archive)) {
-            return new Launch(List.of("-XX:SharedArchiveFile=" + archive), code -> { });
+            return new Launch(List.of((kind == Kind.AOT_CACHE ? "-XX:AOTCache=" : "-XX:SharedArchiveFile=")
+                    + archive), false, code -> { });
         }
-        if (!recording.compareAndSet(false, true)) {
-            return new Launch(List.of(), code -> { });
+        if (closed || !recording.compareAndSet(false, true)) {
+            return new Launch(List.of(), false, code -> { });
         }
         Path tmp = dir.resolve(archive.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-"
                 + System.nanoTime());
-        return new Launch(List.of("-XX:ArchiveClassesAtExit=" + tmp), code -> {
-            try {
-                if (code == 0 && Files.size(tmp) > 0) {
-                    Files.move(tmp, archive, StandardCopyOption.ATOMIC_MOVE);
-                    LOG.info("recorded the kernel class-data archive " + archive);
-                } else {
-                    Files.deleteIfExists(tmp);
+        if (kind == Kind.DYNAMIC_ARCHIVE) {
+            return new Launch(List.of("-XX:ArchiveClassesAtExit=" + tmp), true, code -> {
+                try {
+                    if (code == 0 && Files.isRegularFile(tmp) && Files.size(tmp) > 0) {
+                        install(tmp);
+                    }
+                } catch (IOException e) {
+                    // the process died before writing it; the next launch records again
+                } finally {
+                    done(tmp);
                 }
-            } catch (IOException e) {
-                // the process died before writing it; the next launch records again
-            } finally {
-                recording.set(false);
+            });
+        }
+        Path config = dir.resolve(tmp.getFileName() + ".aotconf");
+        return new Launch(List.of("-XX:AOTMode=record", "-XX:AOTConfiguration=" + config), true, code -> {
+            if (code != 0 || closed || !Files.isRegularFile(config) || !assemble(config, tmp)) {
+                done(config);
             }
         });
+    }
+
+    /** Starts assembling the cache from a training run's configuration; false if it could not start. */
+    private boolean assemble(Path config, Path tmp) {
+        List<String> cmd = new ArrayList<>(List.of("nice", "-n", "19", jvm.get(0),
+                "-XX:AOTMode=create", "-XX:AOTConfiguration=" + config, "-XX:AOTCache=" + tmp));
+        cmd.addAll(jvm.subList(1, jvm.size()));
+        Path log = dir.resolve(tmp.getFileName() + ".log");
+        Process p;
+        try {
+            p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        } catch (IOException e) {
+            LOG.warning("assembling the kernel AOT cache: " + e.getMessage());
+            return false;
+        }
+        assembler = p;
+        p.onExit().thenAccept(done -> {
+            try {
+                if (done.exitValue() == 0 && !closed && Files.isRegularFile(tmp)) {
+                    install(tmp);
+                } else if (!closed) {
+                    LOG.warning("assembling the kernel AOT cache failed (exit " + done.exitValue() + "): "
+                            + tail(log));
+                }
+            } finally {
+                assembler = null;
+                done(config, tmp, log);
+            }
+        });
+        return true;
+    }
+
+    private void install(Path tmp) {
+        try {
+            Files.move(tmp, archive, StandardCopyOption.ATOMIC_MOVE);
+            LOG.info("recorded the kernel " + (kind == Kind.AOT_CACHE ? "AOT cache " : "class-data archive ")
+                    + archive);
+        } catch (IOException e) {
+            LOG.warning("installing " + archive + ": " + e.getMessage());
+        }
+    }
+
+    /** Removes what a recording left and lets the next launch record again if nothing was installed. */
+    private void done(Path... leftovers) {
+        for (Path p : leftovers) {
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException ignored) {
+                // removed with the other leftovers when the next gateway starts
+            }
+        }
+        recording.set(false);
+    }
+
+    private static String tail(Path log) {
+        try {
+            String s = Files.readString(log).strip();
+            return s.length() > 500 ? s.substring(s.length() - 500) : s;
+        } catch (IOException e) {
+            return "(no output)";
+        }
+    }
+
+    /** Stops an assembly still running (its partial file goes with the next start's cleanup). */
+    @Override
+    public void close() {
+        closed = true;
+        Process p = assembler;
+        if (p != null) {
+            p.destroyForcibly();
+        }
     }
 
     /** The identity of the embedded kernels' JVM: its command, class path jar (size and time) and flags. */

@@ -92,8 +92,8 @@ public final class KernelManager implements AutoCloseable {
         });
         env.put("SANDCELL_DATA_DIR", config.dataDir().toString());
         this.baseEnv = Map.copyOf(env);
-        this.classData = new ClassDataArchive(config.dataDir().resolve("cds"),
-                ClassDataArchive.identity(KernelSpecRegistry.embedded("python3", "python", "").argv()));
+        this.classData = new ClassDataArchive(config.dataDir().resolve("cds"), ClassDataArchive.forJvm(
+                Runtime.version()), KernelSpecRegistry.embedded("python3", "python", "").argv());
         if (config.cullIdleTimeoutSeconds() > 0) {
             cullTimer = vertx.setPeriodic(config.cullIntervalSeconds() * 1000L, t -> cull());
         }
@@ -521,6 +521,7 @@ public final class KernelManager implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        classData.close(); // the kernels' exits below must not start assembling a cache
         if (cullTimer >= 0) {
             vertx.cancelTimer(cullTimer);
         }

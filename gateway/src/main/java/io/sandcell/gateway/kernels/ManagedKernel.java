@@ -59,6 +59,8 @@ public final class ManagedKernel implements KernelChannels.Listener {
     private volatile String deathReason;
     private volatile Instant lastActivity = Instant.now();
     private volatile Process process;
+    /** Whether the running process records the class-data archive: it is given longer to exit. */
+    private volatile boolean recordsClassData;
     private volatile Promise<Void> ready;
     private volatile boolean sawReply;
     /** Ready only once the kernel reports its sandbox ready too (pooled kernels: warm means imported). */
@@ -182,6 +184,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
         warmSent = false;
         warmedUp = false;
         launchedNanos = System.nanoTime();
+        recordsClassData = cds != null && cds.records();
         Process proc;
         try {
             proc = launcher.start(pb);
@@ -563,7 +566,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
         channels.send(INTERNAL_SESSION, Channel.CONTROL, request("shutdown_request",
                 Json.object().put("restart", restart)));
         try {
-            if (!proc.waitFor(5, TimeUnit.SECONDS)) {
+            if (!proc.waitFor(recordsClassData ? 20 : 5, TimeUnit.SECONDS)) {
                 proc.destroy();
                 if (!proc.waitFor(5, TimeUnit.SECONDS)) {
                     proc.destroyForcibly();
