@@ -1,6 +1,7 @@
 package io.sandcell.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -181,9 +182,30 @@ class LifecycleIT {
         orphan.destroyForcibly();
         orphan.waitFor();
         assertTrue(Files.isDirectory(data.resolve("kernels").resolve(id)));
+        assertFalse(sandboxCgroups(id).isEmpty(), "the orphan's sandbox has cgroups");
         try (GatewayFixture gw = new GatewayFixture(data)) {
             assertEquals(1, gw.server.reconciled());
             assertEquals(List.of(), Leaks.leftovers(data));
+            // runsc leaves a killed sandbox's cgroups behind: the gateway removes them with the rest
+            assertEquals(List.of(), sandboxCgroups(id));
         }
+    }
+
+    /** The cgroup directories of a kernel's sandboxes, in every hierarchy. */
+    private static List<Path> sandboxCgroups(String kernelId) throws Exception {
+        String prefix = io.sandcell.sandbox.Freezer.sandboxPrefix(kernelId);
+        List<Path> found = new java.util.ArrayList<>();
+        try (var controllers = Files.list(Path.of("/sys/fs/cgroup"))) {
+            for (Path c : controllers.toList()) {
+                for (Path parent : List.of(c.resolve("sandcell"), c)) {
+                    if (Files.isDirectory(parent)) {
+                        try (var dirs = Files.newDirectoryStream(parent, prefix + "-*")) {
+                            dirs.forEach(found::add);
+                        }
+                    }
+                }
+            }
+        }
+        return found;
     }
 }

@@ -317,42 +317,13 @@ public final class Sandbox implements AutoCloseable {
             } catch (IOException ignored) {
                 // left for the next reconciliation
             }
-            removeCgroups();
+            new SandboxCgroups(Path.of("/sys/fs/cgroup")).remove(id); // runsc leaves them when it was killed
             if (network != null) {
                 network.close();
             }
             state = State.STOPPED;
             LOG.info("sandbox " + id + " " + how + " and was removed in " + (System.nanoTime() - t0) / 1_000_000
                     + " ms");
-        }
-    }
-
-    /**
-     * Removes the sandbox's cgroups, which runsc leaves behind when the sandbox was killed. Only empty ones go
-     * (rmdir of a cgroup with tasks fails), after the death cause has been read from them.
-     */
-    private void removeCgroups() {
-        for (Path root : List.of(Path.of("/sys/fs/cgroup"), Path.of("/sys/fs/cgroup/unified"))) {
-            try (var controllers = Files.list(root)) {
-                for (Path c : controllers.toList()) {
-                    Path dir = c.resolve(OciSpec.CGROUP_PARENT).resolve(id);
-                    if (Files.isDirectory(dir)) {
-                        try {
-                            Files.delete(dir);
-                        } catch (IOException ignored) {
-                            // busy, or already gone
-                        }
-                    }
-                }
-            } catch (IOException | RuntimeException ignored) {
-                // no cgroup filesystem here
-            }
-        }
-        Path v2 = Path.of("/sys/fs/cgroup", OciSpec.CGROUP_PARENT, id);
-        try {
-            Files.deleteIfExists(v2);
-        } catch (IOException ignored) {
-            // busy, or not a cgroup v2 host
         }
     }
 

@@ -8,6 +8,7 @@ import io.sandcell.protocol.ConnectionInfo;
 import io.sandcell.sandbox.Freezer;
 import io.sandcell.sandbox.ProcessLauncher;
 import io.sandcell.sandbox.Runsc;
+import io.sandcell.sandbox.SandboxCgroups;
 import io.sandcell.sandbox.SandboxLayout;
 import io.sandcell.sandbox.WorkspaceQuota;
 import io.vertx.core.Future;
@@ -45,6 +46,7 @@ public final class KernelManager implements AutoCloseable {
     private final ZMQ.Context zmq = ZMQ.context(1);
     private final ProcessLauncher launcher = new ProcessLauncher();
     private final Freezer freezer = new Freezer(Path.of("/sys/fs/cgroup"));
+    private final SandboxCgroups cgroups = new SandboxCgroups(Path.of("/sys/fs/cgroup"));
     private final Map<String, ManagedKernel> kernels = new ConcurrentHashMap<>();
     /** Kernels being stopped off the event loop, and the stops; close() waits for them. */
     private final Map<ManagedKernel, Future<?>> stopping = new ConcurrentHashMap<>();
@@ -403,12 +405,20 @@ public final class KernelManager implements AutoCloseable {
         }
     }
 
-    /** Kills a dead kernel's sandboxes, unmounts its workspace, and removes its directory. */
+    /** Kills a dead kernel's sandboxes, removes their cgroups, unmounts its workspace and removes its directory. */
     private void removeKernelDir(Path dir) throws IOException {
         Path root = dir.resolve("runsc");
         if (Files.isDirectory(root)) {
             Path runsc = Path.of(baseEnv.getOrDefault("SANDCELL_RUNSC", KernelConfig.defaultRunsc()));
             new Runsc(runsc, root, "systrap").reconcile();
+        }
+        try {
+            int busy = cgroups.removeKernel(dir.getFileName().toString());
+            if (busy > 0) {
+                LOG.warning("kernel " + dir.getFileName() + ": " + busy + " sandbox cgroup(s) still have tasks");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
         WorkspaceQuota.remove(dir.resolve("work"));
         SandboxLayout.deleteTree(dir);
