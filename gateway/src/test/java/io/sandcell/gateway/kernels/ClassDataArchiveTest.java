@@ -3,6 +3,7 @@ package io.sandcell.gateway.kernels;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -80,9 +81,36 @@ class ClassDataArchiveTest {
             List<String> strict = new ArrayList<>(later.flags());
             strict.add(kind == ClassDataArchive.Kind.AOT_CACHE ? "-XX:AOTMode=on" : "-Xshare:on");
             assertEquals(0, run(strict, 0));
-            try (Stream<Path> files = Files.list(tmp.resolve("cds"))) {
-                assertEquals(List.of(cds.path()), files.toList(), "nothing but the archive is left");
-            }
+            awaitOnly(cds.path());
+        }
+    }
+
+    @Test
+    void anAssemblyUnderWayWhenTheGatewayClosesStillInstallsTheCache() throws Exception {
+        assumeTrue(Runtime.version().feature() >= 25, "no AOT cache before JDK 25 (.ci/setup picks 25)");
+        ClassDataArchive cds = new ClassDataArchive(tmp.resolve("cds"), ClassDataArchive.Kind.AOT_CACHE, argv);
+        ClassDataArchive.Launch first = cds.launch();
+        first.onExit().accept(run(first.flags(), 0)); // the assembly starts
+        cds.close();
+        awaitFile(cds.path());
+        awaitOnly(cds.path());
+        // and a gateway started meanwhile leaves the assembly's temporary file alone, and then maps the cache
+        try (ClassDataArchive next = new ClassDataArchive(tmp.resolve("cds"), ClassDataArchive.Kind.AOT_CACHE,
+                argv)) {
+            assertEquals(List.of("-XX:AOTCache=" + next.path()), next.launch().flags());
+        }
+    }
+
+    @Test
+    void aNewGatewayKeepsARecentTemporaryAndRemovesAnOldOne() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("cds"));
+        Path recent = Files.writeString(dir.resolve("kernel-0123456789abcdef.aot.tmp-1-2"), "being written");
+        Path old = Files.writeString(dir.resolve("kernel-0123456789abcdef.aot.tmp-1-3.log"), "abandoned");
+        Files.setLastModifiedTime(old, java.nio.file.attribute.FileTime.fromMillis(
+                System.currentTimeMillis() - 3_600_000));
+        try (ClassDataArchive cds = new ClassDataArchive(dir, ClassDataArchive.Kind.AOT_CACHE, argv)) {
+            assertTrue(Files.exists(recent));
+            assertFalse(Files.exists(old));
         }
     }
 
@@ -141,6 +169,22 @@ class ClassDataArchiveTest {
         assertTrue(out.contains("{a=[1, 2]}"), out);
         assertEquals(exit, code, out);
         return code;
+    }
+
+    /** Waits until the archive is the only file left: a recording's temporaries are removed after it. */
+    private static void awaitOnly(Path archive) throws Exception {
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (true) {
+            List<Path> files;
+            try (Stream<Path> s = Files.list(archive.getParent())) {
+                files = s.toList();
+            }
+            if (files.equals(List.of(archive))) {
+                return;
+            }
+            assertTrue(System.currentTimeMillis() < deadline, "left besides the archive: " + files);
+            Thread.sleep(50);
+        }
     }
 
     private static void awaitFile(Path p) throws InterruptedException {
