@@ -36,6 +36,8 @@ import java.util.logging.Logger;
  */
 final class ClassDataArchive implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ClassDataArchive.class.getName());
+    /** After how long a temporary file of a recording is taken for abandoned. */
+    private static final long STALE_TEMPORARY_MS = 10 * 60_000;
 
     /** The two formats; which one a JVM gets depends on its version ({@link #forJvm}). */
     enum Kind {
@@ -52,9 +54,6 @@ final class ClassDataArchive implements AutoCloseable {
     private final Kind kind;
     private final List<String> jvm;
     private final Path archive;
-    /** After how long a temporary file of a recording is taken for abandoned. */
-    private static final long STALE_TEMPORARY_MS = 10 * 60_000;
-
     private final AtomicBoolean recording = new AtomicBoolean();
     private volatile boolean closed;
 
@@ -96,10 +95,6 @@ final class ClassDataArchive implements AutoCloseable {
     /** The archive's path (it exists once a kernel recorded it). */
     Path path() {
         return archive;
-    }
-
-    Kind kind() {
-        return kind;
     }
 
     /** The flags for the next kernel launch: map the archive, record it, or neither while another records. */
