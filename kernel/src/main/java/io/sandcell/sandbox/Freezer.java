@@ -30,6 +30,15 @@ public final class Freezer {
     }
 
     /**
+     * The glob that matches the names of a kernel's sandbox cgroups, or null when the name is no kernel id
+     * (then no sandbox of it exists, and nothing may match).
+     */
+    static String sandboxGlob(String kernelId) {
+        String prefix = sandboxPrefix(kernelId);
+        return prefix.matches("k[A-Za-z0-9]+") ? prefix + "-*" : null;
+    }
+
+    /**
      * Freezes the kernel's sandboxes.
      *
      * @return whether there was a sandbox to freeze
@@ -67,11 +76,10 @@ public final class Freezer {
     /** The freeze files of the kernel's sandbox cgroups, v1 and v2. */
     List<Path> stateFiles(String kernelId) throws IOException {
         List<Path> files = new ArrayList<>();
-        String prefix = sandboxPrefix(kernelId);
-        if (!prefix.matches("k[A-Za-z0-9]+")) {
-            return files; // not a kernel id: no sandbox of it exists
+        String glob = sandboxGlob(kernelId);
+        if (glob == null) {
+            return files;
         }
-        String glob = prefix + "-*";
         for (Path parent : List.of(cgroupRoot.resolve("freezer").resolve(OciSpec.CGROUP_PARENT),
                 cgroupRoot.resolve(OciSpec.CGROUP_PARENT))) {
             if (!Files.isDirectory(parent)) {

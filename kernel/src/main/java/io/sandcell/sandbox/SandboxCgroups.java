@@ -39,15 +39,15 @@ public final class SandboxCgroups {
      * @return how many cgroups are left (busy)
      */
     public int removeKernel(String kernelId) throws InterruptedException {
-        String prefix = Freezer.sandboxPrefix(kernelId);
-        if (!prefix.matches("k[A-Za-z0-9]+")) {
-            return 0; // not a kernel id: no sandbox of it exists
+        String glob = Freezer.sandboxGlob(kernelId);
+        if (glob == null) {
+            return 0;
         }
         long deadline = System.currentTimeMillis() + SETTLE_MS;
         while (true) {
             List<Path> left = new ArrayList<>();
             for (Path parent : parents()) {
-                try (DirectoryStream<Path> dirs = Files.newDirectoryStream(parent, prefix + "-*")) {
+                try (DirectoryStream<Path> dirs = Files.newDirectoryStream(parent, glob)) {
                     for (Path d : dirs) {
                         if (!delete(d)) {
                             left.add(d);
