@@ -108,7 +108,8 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
                                 + "to the calls being served"),
                 Spec.value("--pool-refill-wait", "SANDCELL_POOL_REFILL_WAIT", "1000",
                         "milliseconds a pool refill may wait for clients' running cells (and the first cell of a "
-                                + "kernel just handed out) so as not to slow them; 0 refills at once")));
+                                + "kernel just handed out, and 50 ms after a cell's answer) so as not to slow them; 0 "
+                                + "refills at once")));
         specs.addAll(ToolConfig.options());
         specs.add(Spec.flag("--help", null, "show this help").withAlias("-h"));
         return new Options(specs);

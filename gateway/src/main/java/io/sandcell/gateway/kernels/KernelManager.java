@@ -316,11 +316,12 @@ public final class KernelManager implements AutoCloseable {
     /**
      * Whether a refill should wait for the clients: starting a pooled kernel (a kernel JVM and a sandbox
      * restore) takes a core for about a second, and on a small host that time comes out of the cells being
-     * served. A refill waits while a client's cell is running, or a kernel just handed to a client has not
-     * answered its first cell yet, for at most {@code --pool-refill-wait}; an answered cell or a shut-down
-     * kernel looks again at once. It never waits while the pool is empty, nor for {@link #POOL_PRESSURE_MS}
-     * after a request found it empty: then the next request would start a kernel of its own, and calls back to
-     * back were slower with the wait (1.1 s p50 against 0.4 s without).
+     * served. A refill waits while a client's cell is running, a kernel just handed to a client has not
+     * answered its first cell yet, or a client's cell was answered less than {@link ManagedKernel#ANSWERED_GRACE_MS}
+     * ago, for at most {@code --pool-refill-wait}; an answered cell or a shut-down kernel looks again at once, and
+     * a waiting refill looks again at least that often. It never waits while the pool is empty, nor for
+     * {@link #POOL_PRESSURE_MS} after a request found it empty: then the next request would start a kernel of
+     * its own, and calls back to back were slower with the wait (1.1 s p50 against 0.4 s without).
      */
     private boolean refillWaits() {
         long wait = config.poolRefillWaitMs() * 1_000_000L;
@@ -338,7 +339,9 @@ public final class KernelManager implements AutoCloseable {
             return false;
         }
         if (refillTimer == -1) {
-            refillTimer = vertx.setTimer(Math.max(1, left / 1_000_000), t -> {
+            // looks again within a client's grace after its answer, which no event ends
+            long delayMs = Math.min(ManagedKernel.ANSWERED_GRACE_MS, Math.max(1, left / 1_000_000));
+            refillTimer = vertx.setTimer(delayMs, t -> {
                 synchronized (this) {
                     refillTimer = -1;
                 }

@@ -79,6 +79,13 @@ public final class ManagedKernel implements KernelChannels.Listener {
     private volatile long clientSinceNanos;
     /** Whether a client's execute request has been answered. */
     private volatile boolean clientRan;
+    /** When a client's execute request was last answered, or 0. */
+    private volatile long answeredNanos;
+    /**
+     * How long after a client's cell is answered a pool refill still waits for that client: long enough for an
+     * Open WebUI call's idle, websocket close and delete, which took 2 to 5 ms longer with a refill launching.
+     */
+    static final long ANSWERED_GRACE_MS = 50;
     private final Object freezeLock = new Object();
     /** What froze the sandbox while the kernel waits in the pool, or null. */
     private Freezer frozenBy; // guarded by freezeLock
@@ -302,16 +309,20 @@ public final class ManagedKernel implements KernelChannels.Listener {
     }
 
     /**
-     * Whether a client is waiting on this kernel: one of its execute requests is unanswered, or the kernel
-     * became the client's less than {@code firstCellNanos} ago and has not answered one yet (Open WebUI sends
-     * its cell right after creating the kernel). Pool refills wait for such kernels, so as not to slow them.
+     * Whether a client is waiting on this kernel: one of its execute requests is unanswered, the kernel became
+     * the client's less than {@code firstCellNanos} ago and has not answered one yet (Open WebUI sends its cell
+     * right after creating the kernel), or it answered one less than {@link #ANSWERED_GRACE_MS} ago (Open WebUI
+     * then reads the idle, closes the websocket and deletes the kernel). Pool refills wait for such kernels, so
+     * as not to slow them.
      */
     boolean clientWaiting(long now, long firstCellNanos) {
         if (state == KernelState.DEAD || state == KernelState.STOPPED || state == KernelState.RESTARTING) {
             return false;
         }
         long since = clientSinceNanos;
-        return !executeSent.isEmpty() || (since != 0 && !clientRan && now - since < firstCellNanos);
+        long answered = answeredNanos;
+        return !executeSent.isEmpty() || (since != 0 && !clientRan && now - since < firstCellNanos)
+                || (answered != 0 && now - answered < ANSWERED_GRACE_MS * 1_000_000L);
     }
 
     /** Completes when the kernel is ready (immediately if it is). */
@@ -422,6 +433,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
             if (sent != null) {
                 metrics.executeSeconds.observe((System.nanoTime() - sent) / 1e9);
                 clientRan = true;
+                answeredNanos = System.nanoTime();
                 executeDone.run();
             }
         }
