@@ -24,6 +24,8 @@ PAUSE = float(__import__("os").environ.get("BENCH_PAUSE", "0.2"))
 WORKLOADS = {
     "print": "print('hello')",
     "print+plot": "print('hello')\nimport matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()",
+    # a cell that fails, as a model's code often does: the client gets the error and its traceback
+    "print+error": "print('hello')\n1/0",
 }
 
 

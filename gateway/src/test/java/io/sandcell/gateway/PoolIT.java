@@ -93,14 +93,33 @@ class PoolIT {
                 assertTrue(images.get(0).at("/content/data/image~1png").asText().startsWith("iVBOR"));
                 assertEquals(1, ofType(msgs, "execute_input").get(0).at("/content/execution_count").asInt(),
                         expectedStart + ": the first cell is number 1");
-                assertEquals("3 [] True b'%PDF-' b'%!PS-' True\n",
-                        run(gw, kernel, "import matplotlib.font_manager as fm\n"
-                                + "print(len(In), plt.get_fignums(), fm._sandcell_fonts, end=' ')\n"
+                assertEquals("3 [] False True b'%PDF-' b'%!PS-' True\n",
+                        run(gw, kernel, "import matplotlib.font_manager as fm, sys\n"
+                                + "print(len(In), plt.get_fignums(), hasattr(sys, 'last_value'), fm._sandcell_fonts, "
+                                + "end=' ')\n"
                                 + "plt.plot([1]); plt.title('π'); plt.savefig('/tmp/a.pdf'); plt.savefig('/tmp/a.ps')\n"
                                 + "plt.close('all')\n"
                                 + "print(open('/tmp/a.pdf', 'rb').read(5), open('/tmp/a.ps', 'rb').read(5), end=' ')\n"
                                 + "print(fm.get_font(fm.findfont('DejaVu Sans')).fname.endswith('.ttf'))"),
-                        expectedStart + ": no warm-up cell in the history, no figure left open, fonts in memory");
+                        expectedStart + ": no warm-up cell in the history, no figure left open, no error of the "
+                                + "traceback warm-up left, fonts in memory");
+                // the image holds a formatted traceback: a cell's error is still the cell's own, and shown
+                msgs = execute(gw, kernel, "x = 1\n1/0");
+                List<JsonNode> errors = ofType(msgs, "error");
+                assertEquals(1, errors.size(), expectedStart + ": " + msgs);
+                assertEquals("ZeroDivisionError", errors.get(0).at("/content/ename").asText());
+                String traceback = errors.get(0).at("/content/traceback").toString();
+                assertTrue(traceback.contains("In [3], line 2") && traceback.contains("division by zero"), traceback);
+                assertEquals(3, ofType(msgs, "execute_input").get(0).at("/content/execution_count").asInt(),
+                        expectedStart + ": " + msgs);
+                // and one with a DataFrame formatted: a cell's DataFrame is its own result, as HTML and text
+                msgs = execute(gw, kernel, "import pandas as pd\npd.DataFrame({'col': [7]})");
+                List<JsonNode> results = ofType(msgs, "execute_result");
+                assertEquals(1, results.size(), expectedStart + ": " + msgs);
+                assertEquals(4, results.get(0).at("/content/execution_count").asInt());
+                JsonNode data = results.get(0).at("/content/data");
+                assertTrue(data.path("text/html").asText().contains("<td>7</td>"), msgs.toString());
+                assertTrue(data.path("text/plain").asText().contains("col"), msgs.toString());
                 assertEquals(204, gw.call("DELETE", "api/kernels/" + kernel, null).statusCode());
             }
         }
@@ -111,9 +130,10 @@ class PoolIT {
     }
 
     /**
-     * A refill waits for the client's cells: it starts when the first cell of a kernel just handed out is
-     * answered, or when that kernel is shut down. The wait's limit here is ten minutes, so only those can start
-     * it within awaitPool's two. When the pool runs empty, refills start at once.
+     * A refill waits for the client's cells: it starts shortly after the first cell of a kernel just handed out
+     * is answered (the kernel stays open here), or when that kernel is shut down. The wait's limit here is ten
+     * minutes, so only those can start it within awaitPool's two. When the pool runs empty, refills start at
+     * once.
      */
     @Test
     void aRefillWaitsForTheFirstCellOfTheKernelHandedOutUnlessThePoolIsEmpty() throws Exception {
