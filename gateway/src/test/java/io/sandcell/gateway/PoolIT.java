@@ -75,7 +75,9 @@ class PoolIT {
      * With the default preloads (numpy, pandas, matplotlib.pyplot), a pooled kernel's sandbox image holds a
      * rendered figure and a restored sandbox runs a warm-up cell before it is handed out: neither may show.
      * The first cell is number 1, prints only its own output, shows only its own figure; nothing is left in
-     * the history or among the open figures; and fonts read from memory still embed in PDF and PostScript.
+     * the history or among the open figures; and fonts read from memory still embed in PDF and PostScript. The
+     * image also holds a formatted error and DataFrame: the warm-up's error leaves no sys.last_value, and a
+     * cell's own error and DataFrame are shown with its own number.
      */
     @Test
     void warmUpsLeaveNoTraceInTheFirstCell() throws Exception {

@@ -83,7 +83,8 @@ public final class ManagedKernel implements KernelChannels.Listener {
     private volatile long answeredNanos;
     /**
      * How long after a client's cell is answered a pool refill still waits for that client: long enough for an
-     * Open WebUI call's idle, websocket close and delete, which took 2 to 5 ms longer with a refill launching.
+     * Open WebUI call's idle, websocket close and delete, which together took 8 to 10 ms longer with a refill
+     * launching.
      */
     static final long ANSWERED_GRACE_MS = 50;
     private final Object freezeLock = new Object();

@@ -37,7 +37,7 @@ final class PortAllocator {
         this.window = Math.min(RECENT, (high - low + 1) / 2);
     }
 
-    /** The 12,000 ports below the host's ephemeral range (or 20767-32767 when it cannot be read). */
+    /** The 12,000 ports below the host's ephemeral range (or 20768-32767 when it cannot be read). */
     static PortAllocator belowEphemeral(Path localPortRange) {
         int ephemeralLow = 32768;
         try {
@@ -49,7 +49,7 @@ final class PortAllocator {
             // not Linux, or unreadable: the usual default
         }
         int high = Math.max(2048, ephemeralLow - 1);
-        return new PortAllocator(Math.max(1024, high - 12_000), high);
+        return new PortAllocator(Math.max(1024, high - 12_000 + 1), high);
     }
 
     /**

@@ -29,7 +29,7 @@ class PortAllocatorTest {
         }
         Files.writeString(range, "garbage");
         int p = PortAllocator.belowEphemeral(range).next();
-        assertTrue(p >= 20_767 && p < 32_768, "port " + p);
+        assertTrue(p >= 20_768 && p < 32_768, "port " + p);
     }
 
     @Test
