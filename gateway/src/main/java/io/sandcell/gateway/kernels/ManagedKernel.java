@@ -77,9 +77,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
     private volatile long launchedNanos;
     /** When a client got this kernel (handed out from the pool, or started for it); 0 while it waits in the pool. */
     private volatile long clientSinceNanos;
-    /** Whether a client's execute request has been answered. */
-    private volatile boolean clientRan;
-    /** When a client's execute request was last answered, or 0. */
+    /** When a client's execute request was last answered, or 0 while none has been. */
     private volatile long answeredNanos;
     /**
      * How long after a client's cell is answered a pool refill still waits for that client: long enough for an
@@ -322,7 +320,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
         }
         long since = clientSinceNanos;
         long answered = answeredNanos;
-        return !executeSent.isEmpty() || (since != 0 && !clientRan && now - since < firstCellNanos)
+        return !executeSent.isEmpty() || (since != 0 && answered == 0 && now - since < firstCellNanos)
                 || (answered != 0 && now - answered < ANSWERED_GRACE_MS * 1_000_000L);
     }
 
@@ -433,7 +431,6 @@ public final class ManagedKernel implements KernelChannels.Listener {
             Long sent = executeSent.remove(message.parentHeader().path("msg_id").asText());
             if (sent != null) {
                 metrics.executeSeconds.observe((System.nanoTime() - sent) / 1e9);
-                clientRan = true;
                 answeredNanos = System.nanoTime();
                 executeDone.run();
             }
