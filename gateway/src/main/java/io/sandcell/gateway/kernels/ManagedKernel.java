@@ -291,6 +291,13 @@ public final class ManagedKernel implements KernelChannels.Listener {
         }
     }
 
+    /** Whether the sandbox is frozen. */
+    boolean frozen() {
+        synchronized (freezeLock) {
+            return frozenBy != null;
+        }
+    }
+
     /** Thaws the sandbox if it is frozen. */
     void thawSandbox() {
         synchronized (freezeLock) {
