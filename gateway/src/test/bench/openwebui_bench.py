@@ -142,10 +142,14 @@ def pss_kb(pattern):
     share one address space, whose PSS each of them reports in full."""
     import ctypes
     import os
+    import platform
     libc = ctypes.CDLL(None, use_errno=True)
+    kcmp = {"x86_64": 312, "aarch64": 272}.get(platform.machine())
+    if kcmp is None:
+        raise RuntimeError("kcmp(2)'s system call number on %s is not known here" % platform.machine())
 
     def same_vm(a, b):  # kcmp(2), KCMP_VM: whether two processes share their memory
-        return libc.syscall(312, int(a), int(b), 1, 0, 0) == 0
+        return libc.syscall(kcmp, int(a), int(b), 1, 0, 0) == 0
 
     parent, matched = {}, set()
     for pid in os.listdir("/proc"):
