@@ -325,10 +325,18 @@ public final class ManagedKernel implements KernelChannels.Listener {
         if (state == KernelState.DEAD || state == KernelState.STOPPED || state == KernelState.RESTARTING) {
             return false;
         }
-        long since = clientSinceNanos;
-        long answered = answeredNanos;
-        return !executeSent.isEmpty() || (since != 0 && answered == 0 && now - since < firstCellNanos)
-                || (answered != 0 && now - answered < ANSWERED_GRACE_MS * 1_000_000L);
+        return clientWaiting(!executeSent.isEmpty(), clientSinceNanos, answeredNanos, now, firstCellNanos);
+    }
+
+    /**
+     * The rule of {@link #clientWaiting(long, long)} on its inputs: a cell is unanswered; or the kernel became
+     * the client's at {@code sinceNanos} (0: not a client's) less than {@code firstCellNanos} ago and none was
+     * answered ({@code answeredNanos} 0); or the last answer was less than the grace ago.
+     */
+    static boolean clientWaiting(boolean unanswered, long sinceNanos, long answeredNanos, long now,
+            long firstCellNanos) {
+        return unanswered || (sinceNanos != 0 && answeredNanos == 0 && now - sinceNanos < firstCellNanos)
+                || (answeredNanos != 0 && now - answeredNanos < ANSWERED_GRACE_MS * 1_000_000L);
     }
 
     /** Completes when the kernel is ready (immediately if it is). */
