@@ -36,8 +36,9 @@ class ClientWaitingTest {
         assertTrue(ManagedKernel.clientWaiting(false, answered - 5 * MS, answered, answered + 1, FIRST_CELL));
         assertTrue(ManagedKernel.clientWaiting(false, answered - 5 * MS, answered, answered + grace - 1, FIRST_CELL));
         assertFalse(ManagedKernel.clientWaiting(false, answered - 5 * MS, answered, answered + grace, FIRST_CELL));
-        // the first-cell limit no longer applies once a cell was answered
-        assertFalse(ManagedKernel.clientWaiting(false, T0 - 10 * MS, answered, T0, FIRST_CELL));
+        // the first-cell limit no longer applies once a cell was answered: handed out at T0, answered 1 ms later,
+        // looked at when the grace is over but well within the first-cell limit
+        assertFalse(ManagedKernel.clientWaiting(false, T0, T0 + MS, T0 + MS + grace, FIRST_CELL));
     }
 
     @Test
