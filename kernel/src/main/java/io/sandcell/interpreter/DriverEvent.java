@@ -18,9 +18,6 @@ public sealed interface DriverEvent {
     /** {@code clear_output()}. */
     record ClearOutput(boolean await) implements DriverEvent {}
 
-    /** The cell is about to run with this execution count. */
-    record ExecuteInput(int executionCount) implements DriverEvent {}
-
     /** The value of the cell's last expression. */
     record ExecuteResult(int executionCount, ObjectNode data, ObjectNode metadata) implements DriverEvent {}
 
@@ -48,7 +45,6 @@ public sealed interface DriverEvent {
             case "display_data", "update_display_data" -> new Display(obj(e, "data"), obj(e, "metadata"),
                     obj(e, "transient"), ev.equals("update_display_data"));
             case "clear_output" -> new ClearOutput(e.path("wait").asBoolean(false));
-            case "execute_input" -> new ExecuteInput(e.path("execution_count").asInt());
             case "execute_result" -> new ExecuteResult(e.path("execution_count").asInt(), obj(e, "data"),
                     obj(e, "metadata"));
             case "error" -> new Error(withoutEv(e));

@@ -1,5 +1,6 @@
 package io.sandcell.interpreter;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sandcell.protocol.Json;
 import io.sandcell.protocol.ProtocolException;
@@ -26,6 +27,7 @@ public final class DriverSession implements AutoCloseable {
     private BufferedReader reader;
     private OutputStream writer;
     private ObjectNode readyInfo = Json.object();
+    private int nextExecutionCount = 1;
 
     public DriverSession(Sandbox sandbox) {
         this.sandbox = sandbox;
@@ -38,6 +40,14 @@ public final class DriverSession implements AutoCloseable {
     /** What the driver said when it became ready (implementation, Python version, preloaded modules). */
     public ObjectNode readyInfo() {
         return readyInfo;
+    }
+
+    /**
+     * The execution count the next cell runs with, as the driver last reported it (with its ready line, and
+     * with every reply): what the cell's {@code execute_input} carries, published before the driver answers.
+     */
+    public int nextExecutionCount() {
+        return nextExecutionCount;
     }
 
     /**
@@ -54,6 +64,7 @@ public final class DriverSession implements AutoCloseable {
                     + first.getClass().getSimpleName());
         }
         readyInfo = ready.info();
+        nextExecutionCount = readyInfo.path("execution_count").asInt(1);
     }
 
     /**
@@ -128,12 +139,29 @@ public final class DriverSession implements AutoCloseable {
      * @throws SandboxDiedException if the sandbox ends first; the message names the cause
      */
     public ObjectNode call(ObjectNode request, EventSink sink) throws SandboxDiedException {
+        begin(request);
+        return finish(sink);
+    }
+
+    /**
+     * Sends a request; {@link #finish} then reads its events. In between the caller may do its own work
+     * (publish busy) while the driver is already at work.
+     */
+    public void begin(ObjectNode request) throws SandboxDiedException {
         send(request);
+    }
+
+    /** Streams the events of the request sent by {@link #begin} to the sink until the reply, which it returns. */
+    public ObjectNode finish(EventSink sink) throws SandboxDiedException {
         while (true) {
             DriverEvent event = next();
             switch (event) {
                 case DriverEvent.Reply reply -> {
-                    return reply.content();
+                    ObjectNode content = reply.content();
+                    if (content.remove("next_execution_count") instanceof JsonNode count && count.canConvertToInt()) {
+                        nextExecutionCount = count.asInt();
+                    }
+                    return content;
                 }
                 case DriverEvent.InputRequest in -> {
                     String value = sink.input(in.prompt(), in.password());

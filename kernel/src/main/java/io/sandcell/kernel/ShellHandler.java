@@ -10,9 +10,8 @@ import io.sandcell.protocol.Json;
 import io.sandcell.protocol.Message;
 import io.sandcell.sandbox.SandboxException;
 import java.util.List;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -32,8 +31,7 @@ final class ShellHandler {
     private final Supplier<List<Message>> pending;
     private final Supplier<OutputBudget> newBudget;
     private final long cellTimeoutMs;
-    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r ->
-            Thread.ofPlatform().daemon().name("cell-timer").unstarted(r));
+    private final ScheduledThreadPoolExecutor timer = newTimer();
     /** How long a cell may take to stop after the wall-clock interrupt before its sandbox is killed. */
     static final long KILL_GRACE_MS = 5_000;
 
@@ -57,7 +55,9 @@ final class ShellHandler {
             shutdown.accept(msg);
             return;
         }
-        replier.status("busy", msg);
+        if (!"execute_request".equals(type)) {
+            replier.status("busy", msg); // an execute publishes it itself, once the driver has its request
+        }
         try {
             switch (type) {
                 case "execute_request" -> execute(msg);
@@ -99,13 +99,30 @@ final class ShellHandler {
             request.set("user_expressions", ue);
         }
         ObjectNode reply;
+        DriverSession ready = runner.readyNow();
+        if (ready == null) {
+            replier.status("busy", msg); // the sandbox is still starting: say so before waiting for it
+        }
         DriverSession session = null;
         try {
-            session = runner.await();
-            Sink sink = new Sink(msg, code, silent);
+            session = ready != null ? ready : runner.await();
+            Sink sink = new Sink(msg);
             List<ScheduledFuture<?>> limits = wallClock(msg, session);
             try {
-                reply = session.call(request, sink);
+                // The driver gets the request first and busy and execute_input go out while it reads it: the
+                // sandbox's wake-up and the two publications overlap instead of adding up.
+                try {
+                    session.begin(request);
+                } finally {
+                    if (ready != null) {
+                        replier.status("busy", msg);
+                    }
+                }
+                if (!silent) {
+                    replier.publish("execute_input", msg, Json.object().put("code", code)
+                            .put("execution_count", session.nextExecutionCount()));
+                }
+                reply = session.finish(sink);
             } finally {
                 limits.forEach(f -> f.cancel(false));
                 sink.finish();
@@ -124,6 +141,17 @@ final class ShellHandler {
         if ("error".equals(reply.path("status").asText()) && c.path("stop_on_error").asBoolean(true)) {
             abortQueued();
         }
+    }
+
+    /**
+     * The cells' wall-clock timer. A finished cell's limits are removed when cancelled, rather than held (with
+     * the cell's request) until they would have fired: a kernel running many short cells keeps none.
+     */
+    private static ScheduledThreadPoolExecutor newTimer() {
+        ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(1, r ->
+                Thread.ofPlatform().daemon().name("cell-timer").unstarted(r));
+        t.setRemoveOnCancelPolicy(true);
+        return t;
     }
 
     /** Schedules the cell's wall-clock limit: an interrupt at the limit, a kill of the sandbox 5 s later. */
@@ -171,7 +199,7 @@ final class ShellHandler {
         ObjectNode request = msg.content().deepCopy();
         request.put("op", op);
         try {
-            reply(msg, replyType, session.call(request, new Sink(msg, "", true)));
+            reply(msg, replyType, session.call(request, new Sink(msg)));
         } catch (SandboxDiedException e) {
             runner.died(session, e.getMessage());
             reply(msg, replyType, fallback);
@@ -212,14 +240,10 @@ final class ShellHandler {
     /** Turns the driver's events into iopub messages whose parent is the request; output within the budget. */
     private final class Sink implements EventSink {
         private final Message parent;
-        private final String code;
-        private final boolean silent;
         private final OutputBudget budget = newBudget.get();
 
-        Sink(Message parent, String code, boolean silent) {
+        Sink(Message parent) {
             this.parent = parent;
-            this.code = code;
-            this.silent = silent;
         }
 
         /** Whether output of that size may go out; publishes the notice when dropping starts. */
@@ -246,12 +270,6 @@ final class ShellHandler {
         @Override
         public void event(DriverEvent event) {
             switch (event) {
-                case DriverEvent.ExecuteInput in -> {
-                    if (!silent) {
-                        replier.publish("execute_input", parent, Json.object().put("code", code)
-                                .put("execution_count", in.executionCount()));
-                    }
-                }
                 case DriverEvent.Stream s -> {
                     if (admit(s.text().length())) {
                         replier.publish("stream", parent, Json.object().put("name", s.name()).put("text", s.text()));

@@ -3,8 +3,10 @@
 It speaks newline-delimited JSON with the kernel process on the host. Requests arrive on fd 0, one per
 line: {"op": "execute" | "complete" | "inspect" | "is_complete" | "ping", ...}. Events go out on the
 original fd 1, one per line: {"ev": "stream" | "display_data" | "update_display_data" | "clear_output" |
-"execute_input" | "execute_result" | "error" | "input_request" | "reply" | "ready", ...}. Every request
-ends with exactly one "reply" event.
+"execute_result" | "error" | "input_request" | "reply" | "ready", ...}. Every request ends with exactly one
+"reply" event, which carries "next_execution_count": the count the next cell will run with (so the kernel
+publishes a cell's execute_input itself, while the driver is still reading the request; "ready" carries it
+as "execution_count").
 
 The user's code never sees the protocol descriptors: fd 0 reads /dev/null, and fds 1 and 2 are pipes
 whose bytes come back as "stream" events, so output of C extensions and child processes is shown too.
@@ -170,8 +172,8 @@ class FdCapture:
     The pipe's read end is non-blocking and every read of it happens under one lock, by the pump thread while
     the cell runs and by the main thread at the cell's end (sync). Whatever a cell wrote before sync is then
     either still in the pipe, and read by sync, or was read by the pump, which emits it before releasing the
-    lock: one read that finds the pipe empty proves that everything reached the stream, without a round
-    trip through the pump thread.
+    lock: a poll that finds the pipe empty, then taking the lock, proves that everything reached the stream,
+    without a round trip through the pump thread.
     """
 
     def __init__(self, fd, stream):
@@ -213,9 +215,38 @@ class FdCapture:
                     return False
                 self._stream.write(self._decoder.decode(chunk))
 
+    def sync(self, readable):
+        """Waits until everything written to the descriptor so far has reached the stream.
+
+        readable: whether a poll found bytes in the pipe. If it found none, whatever was written was read by
+        the pump, under the lock it holds until the bytes are in the stream: taking the lock is enough.
+        """
+        if readable:
+            self._drain()
+        else:
+            with self._lock:
+                pass
+
+
+class Captures:
+    """The captured descriptors of a cell, synced at its end with one poll() for all of them."""
+
+    def __init__(self, captures):
+        import select
+        self._captures = captures
+        self._poller = select.poll()
+        for capture in captures:
+            self._poller.register(capture._read_end, select.POLLIN)
+
     def sync(self):
-        """Waits until everything written to the descriptor so far has reached the stream."""
-        self._drain()
+        while True:
+            try:
+                ready = {fd for fd, _ in self._poller.poll(0)}
+                break
+            except InterruptedError:
+                continue
+        for capture in self._captures:
+            capture.sync(capture._read_end in ready)
 
 
 # --- shared helpers --------------------------------------------------------------------------------
@@ -935,7 +966,7 @@ def main():
     global _executing
     sys.stdout = STDOUT
     sys.stderr = STDERR
-    captures = [FdCapture(1, STDOUT), FdCapture(2, STDERR)]
+    captures = Captures([FdCapture(1, STDOUT), FdCapture(2, STDERR)])
     threading.Thread(target=_flusher, name="flusher", daemon=True).start()
     signal.signal(signal.SIGINT, _on_sigint)
     if "" not in sys.path:
@@ -985,7 +1016,8 @@ def main():
     flush_streams()
     send({"ev": "ready", "implementation": shell.implementation, "python_version": sys.version.split()[0],
           "language_version": getattr(shell, "version", "") or sys.version.split()[0],
-          "preloaded": preload, "preload_errors": failed, "startup_ms": phases})
+          "preloaded": preload, "preload_errors": failed, "startup_ms": phases,
+          "execution_count": shell.execution_count()})
 
     ops = {"complete": shell.complete, "inspect": shell.inspect, "is_complete": shell.is_complete}
     while True:
@@ -1002,14 +1034,12 @@ def main():
         try:
             if op == "execute":
                 _install_input(bool(req.get("allow_stdin")))
-                send({"ev": "execute_input", "execution_count": shell.execution_count()})
                 _executing = True
                 try:
                     reply = shell.execute(req)
                 finally:
                     _executing = False
-                for capture in captures:
-                    capture.sync()
+                captures.sync()
                 flush_streams()
                 tune_modules()
             elif op == "ping":
@@ -1032,6 +1062,7 @@ def main():
             reply = {"status": "error", "ename": type(e).__name__, "evalue": str(e),
                      "traceback": traceback.format_exception(type(e), e, e.__traceback__)}
         reply["ev"] = "reply"
+        reply["next_execution_count"] = shell.execution_count()
         send(reply)
 
 

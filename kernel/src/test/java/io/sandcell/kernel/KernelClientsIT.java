@@ -113,7 +113,7 @@ class KernelClientsIT {
     void jupyterClientEndToEnd() throws Exception {
         TestEnv.Result r = python("client_e2e.py");
         assertEquals(0, r.exit(), r.output());
-        assertEquals(12, r.passes(), r.output());
+        assertEquals(13, r.passes(), r.output());
     }
 
     @Test
