@@ -215,6 +215,10 @@ class FdCapture:
                     return False
                 self._stream.write(self._decoder.decode(chunk))
 
+    @property
+    def read_end(self):
+        return self._read_end
+
     def sync(self, readable):
         """Waits until everything written to the descriptor so far has reached the stream.
 
@@ -236,17 +240,12 @@ class Captures:
         self._captures = captures
         self._poller = select.poll()
         for capture in captures:
-            self._poller.register(capture._read_end, select.POLLIN)
+            self._poller.register(capture.read_end, select.POLLIN)
 
     def sync(self):
-        while True:
-            try:
-                ready = {fd for fd, _ in self._poller.poll(0)}
-                break
-            except InterruptedError:
-                continue
+        ready = {fd for fd, _ in self._poller.poll(0)}  # a signal retries it (PEP 475)
         for capture in self._captures:
-            capture.sync(capture._read_end in ready)
+            capture.sync(capture.read_end in ready)
 
 
 # --- shared helpers --------------------------------------------------------------------------------
