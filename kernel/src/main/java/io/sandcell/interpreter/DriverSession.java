@@ -74,12 +74,13 @@ public final class DriverSession implements AutoCloseable {
      * cell touches is mapped back before the first client's cell rather than during it; that cell's output
      * is dropped.
      *
+     * @param direct read the image's pages with {@code O_DIRECT}
      * @param readyInfo what the driver said when the image was taken
      * @throws SandboxException if the restore fails, or the driver does not answer within the timeout
      */
-    public void restore(List<String> args, List<String> env, Path image, ObjectNode readyInfo, String kernelId,
-                        long timeoutMs) throws SandboxException {
-        sandbox.restore(args, env, image);
+    public void restore(List<String> args, List<String> env, Path image, boolean direct, ObjectNode readyInfo,
+                        String kernelId, long timeoutMs) throws SandboxException {
+        sandbox.restore(args, env, image, direct);
         open();
         ObjectNode reply = withinTimeout(timeoutMs, () -> call(Json.object().put("op", "restored")
                 .put("kernel_id", kernelId).put("warm", true), DISCARD));

@@ -125,29 +125,25 @@ final class SandboxRunner implements AutoCloseable {
     /**
      * Restores the sandbox from this shape's image when there is one, falling back to a cold start when the
      * restore fails (the image is then discarded); a cold start publishes an image when none exists yet,
-     * before its sandbox serves anything.
+     * before its sandbox serves anything. A restore that reads the image's pages directly and fails is tried
+     * once more through the page cache before the image is given up.
      */
     private DriverSession startSession(int gen) throws SandboxException {
         SnapshotStore.Image image = snapshots != null ? snapshots.find(snapshotKey) : null;
         if (image != null) {
-            DriverSession session = newSession(gen, "r");
-            long t0 = System.nanoTime();
-            try {
-                session.restore(args(), env(config.kernelId()), image.dir().resolve(RUNSC_IMAGE),
-                        image.readyInfo(), config.kernelId(), sandbox.startTimeoutMs());
-                LOG.info("sandbox " + session.sandbox().id() + " restored from image " + image.key() + " in "
-                        + (System.nanoTime() - t0) / 1_000_000 + " ms");
-                startedFrom = "restored";
-                return session;
-            } catch (SandboxException e) {
-                session.close();
-                if (isStale(gen)) {
-                    throw e;
+            boolean direct = snapshots.directRead(image, RUNSC_IMAGE, config.pageReads());
+            DriverSession restored = restore(gen, image, direct, "r");
+            if (restored == null && direct) {
+                restored = restore(gen, image, false, "rc");
+                if (restored != null) {
+                    snapshots.markCachedOnly(image);
                 }
-                LOG.warning("restoring from image " + image.key() + " failed, starting cold and discarding the "
-                        + "image: " + e.getMessage());
-                snapshots.discard(image);
             }
+            if (restored != null) {
+                return restored;
+            }
+            LOG.warning("restoring from image " + image.key() + " failed; starting cold and discarding the image");
+            snapshots.discard(image);
         }
         DriverSession session = startCold(gen, "");
         if (snapshots != null && !publishImage(session)) {
@@ -157,6 +153,34 @@ final class SandboxRunner implements AutoCloseable {
         }
         startedFrom = "cold";
         return session;
+    }
+
+    /**
+     * Restores a sandbox of this generation from the image.
+     *
+     * @return the session, or null when the restore failed (logged)
+     * @throws SandboxException when a restart or close superseded this generation
+     */
+    private DriverSession restore(int gen, SnapshotStore.Image image, boolean direct, String suffix)
+            throws SandboxException {
+        DriverSession session = newSession(gen, suffix);
+        long t0 = System.nanoTime();
+        try {
+            session.restore(args(), env(config.kernelId()), image.dir().resolve(RUNSC_IMAGE), direct,
+                    image.readyInfo(), config.kernelId(), sandbox.startTimeoutMs());
+            LOG.info("sandbox " + session.sandbox().id() + " restored from image " + image.key() + " in "
+                    + (System.nanoTime() - t0) / 1_000_000 + " ms (" + (direct ? "direct" : "cached") + " reads)");
+            startedFrom = "restored";
+            return session;
+        } catch (SandboxException e) {
+            session.close();
+            if (isStale(gen)) {
+                throw e;
+            }
+            LOG.warning("restoring from image " + image.key() + " with " + (direct ? "direct" : "cached")
+                    + " reads failed: " + e.getMessage());
+            return null;
+        }
     }
 
     /** Starts a sandbox of this generation without an image and waits for its driver's ready line. */

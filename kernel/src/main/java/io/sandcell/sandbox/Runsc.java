@@ -64,11 +64,18 @@ public final class Runsc {
     /**
      * The attached {@code restore} command: a new sandbox from the bundle, running the checkpointed processes.
      * Its stdin and stdout become the restored driver's protocol pipes. Only for sandboxes without a network.
+     *
+     * @param direct read the image's memory pages with {@code O_DIRECT} ({@code --direct}), bypassing the host's
+     *     page cache
      */
-    public List<String> restoreCommand(Path bundle, String id, Path image) {
+    public List<String> restoreCommand(Path bundle, String id, Path image, boolean direct) {
         List<String> cmd = new ArrayList<>(List.of("setpriv", "--pdeathsig", "KILL", "--"));
         cmd.addAll(global());
-        cmd.addAll(List.of("restore", "--image-path", image.toString(), "--bundle", bundle.toString(), id));
+        cmd.add("restore");
+        if (direct) {
+            cmd.add("--direct");
+        }
+        cmd.addAll(List.of("--image-path", image.toString(), "--bundle", bundle.toString(), id));
         return cmd;
     }
 
@@ -91,10 +98,18 @@ public final class Runsc {
         exec("delete", "--force", id);
     }
 
-    /** The ids and states of every sandbox under this root. */
+    /**
+     * The ids and states of every sandbox under this root. A root that is missing or empty holds none, and is
+     * answered without running runsc (a start of runsc costs about 30 ms of CPU here).
+     */
     public List<String[]> list() throws IOException {
         if (!Files.isDirectory(stateRoot)) {
             return List.of();
+        }
+        try (var entries = Files.list(stateRoot)) {
+            if (entries.findAny().isEmpty()) {
+                return List.of();
+            }
         }
         String out = exec("list", "--format=json");
         JsonNode arr = out.isBlank() ? null : Json.mapper().readTree(out);

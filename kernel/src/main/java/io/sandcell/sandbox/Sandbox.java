@@ -76,18 +76,20 @@ public final class Sandbox implements AutoCloseable {
 
     /** Writes the bundle and launches {@code runsc run}; the caller then reads the driver's ready line. */
     public void start(List<String> args, List<String> env) throws SandboxException {
-        launch(args, env, null);
+        launch(args, env, null, false);
     }
 
     /**
      * Writes the bundle and launches {@code runsc restore} from a checkpoint image taken of a sandbox of the
      * same shape; the restored driver waits for a request and sends no ready line.
+     *
+     * @param direct read the image's pages with {@code O_DIRECT} ({@link Runsc#restoreCommand})
      */
-    public void restore(List<String> args, List<String> env, Path image) throws SandboxException {
+    public void restore(List<String> args, List<String> env, Path image, boolean direct) throws SandboxException {
         if (config.network().egress()) {
             throw new SandboxException("a sandbox with a network is never restored from an image");
         }
-        launch(args, env, image);
+        launch(args, env, image, direct);
     }
 
     /** Writes the running sandbox's state into an image directory; the sandbox runs on. */
@@ -102,7 +104,8 @@ public final class Sandbox implements AutoCloseable {
         }
     }
 
-    private synchronized void launch(List<String> args, List<String> env, Path image) throws SandboxException {
+    private synchronized void launch(List<String> args, List<String> env, Path image, boolean direct)
+            throws SandboxException {
         if (state != State.NEW) {
             throw new SandboxException("cannot start sandbox " + id + " in state " + state);
         }
@@ -124,7 +127,7 @@ public final class Sandbox implements AutoCloseable {
             ObjectNode spec = OciSpec.build(config, layout, id, workspace, args, env, netns, resolvConf);
             Files.write(bundle.resolve("config.json"), Json.bytes(spec));
             Files.createDirectories(runsc.stateRoot());
-            List<String> command = image != null ? runsc.restoreCommand(bundle, id, image)
+            List<String> command = image != null ? runsc.restoreCommand(bundle, id, image, direct)
                     : runsc.runCommand(bundle, id, network != null);
             ProcessBuilder pb = new ProcessBuilder(command)
                     .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));

@@ -21,6 +21,8 @@ class KernelClientsIT {
     @TempDir
     static Path tmp;
     static Map<String, String> env;
+    /** The data directories the tests use, each checked for leftovers. */
+    static final List<String> DATA_DIRS = List.of("data", "snapshot-data", "reads-data");
 
     @BeforeAll
     static void install() throws Exception {
@@ -53,7 +55,7 @@ class KernelClientsIT {
     @AfterAll
     static void nothingLeftRunning() throws Exception {
         awaitNoKernelDirectories("the suite");
-        for (String data : List.of("data", "snapshot-data")) {
+        for (String data : DATA_DIRS) {
             assertEquals(List.of(), TestEnv.runningSandboxes(tmp.resolve(data)));
         }
     }
@@ -70,7 +72,7 @@ class KernelClientsIT {
      */
     private static void awaitNoKernelDirectories(String who) throws Exception {
         long deadline = System.currentTimeMillis() + 20_000;
-        for (String data : List.of("data", "snapshot-data")) {
+        for (String data : DATA_DIRS) {
             Path kernels = tmp.resolve(data).resolve("kernels");
             while (!leftovers(kernels).isEmpty() && System.currentTimeMillis() < deadline) {
                 Thread.sleep(200);
@@ -107,6 +109,14 @@ class KernelClientsIT {
         TestEnv.Result r = python(own, "snapshot.py", data.toString());
         assertEquals(0, r.exit(), r.output());
         assertEquals(10, r.passes(), r.output());
+    }
+
+    @Test
+    void restoresReadImagesDirectlyAndFallBackToThePageCache() throws Exception {
+        Path data = tmp.resolve("reads-data");
+        TestEnv.Result r = python("image_reads.py", data.toString(), KernelConfig.defaultRunsc());
+        assertEquals(0, r.exit(), r.output());
+        assertEquals(5, r.passes(), r.output());
     }
 
     @Test

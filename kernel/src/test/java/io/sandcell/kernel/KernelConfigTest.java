@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.sandcell.cli.UsageException;
 import io.sandcell.sandbox.Cidr;
 import io.sandcell.sandbox.NetworkPolicy;
+import io.sandcell.sandbox.SnapshotStore;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -76,5 +77,15 @@ class KernelConfigTest {
         assertTrue(parse(Map.of("SANDCELL_PRELOAD_COLD", "skip"), "--preload-cold", "import").preloadCold());
         UsageException e = assertThrows(UsageException.class, () -> parse(Map.of(), "--preload-cold", "no"));
         assertTrue(e.getMessage().contains("--preload-cold must be import or skip"), e.getMessage());
+    }
+
+    @Test
+    void imagePagesAreReadDirectlyUnlessCachedIsChosen() throws Exception {
+        assertEquals(SnapshotStore.PageReads.DIRECT, parse(Map.of()).pageReads());
+        assertEquals(SnapshotStore.PageReads.CACHED, parse(Map.of("SANDCELL_IMAGE_READS", "cached")).pageReads());
+        assertEquals(SnapshotStore.PageReads.DIRECT,
+                parse(Map.of("SANDCELL_IMAGE_READS", "cached"), "--image-reads", "direct").pageReads());
+        UsageException e = assertThrows(UsageException.class, () -> parse(Map.of(), "--image-reads", "DIRECT"));
+        assertTrue(e.getMessage().contains("--image-reads must be direct or cached"), e.getMessage());
     }
 }

@@ -1,6 +1,7 @@
 package io.sandcell.sandbox;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -74,5 +75,23 @@ class SnapshotStoreTest {
                 c.memoryMb(), c.addressSpaceMb(), c.cpus(), c.pids(), c.nproc(), c.nofile(), c.tmpMb(), c.shmMb(),
                 c.workspaceMb(), c.network(), c.preload(), c.startTimeoutMs());
         assertNotEquals(a, SnapshotStore.key(Json.object().put("memory", 1), ptrace));
+    }
+
+    @Test
+    void directReadsWhereAllowedUntilAnImageIsMarkedCachedOnly() throws Exception {
+        SnapshotStore store = new SnapshotStore(tmp.resolve("snapshots"));
+        Path claimed = store.claim("k1");
+        Files.createDirectory(claimed.resolve("runsc"));
+        Files.write(claimed.resolve("runsc").resolve(SnapshotStore.PAGES), new byte[8192]);
+        store.publish("k1", claimed, Json.object());
+        SnapshotStore.Image image = store.find("k1");
+        assertTrue(store.directRead(image, "runsc", SnapshotStore.PageReads.DIRECT),
+                "a local file system takes O_DIRECT");
+        assertFalse(store.directRead(image, "runsc", SnapshotStore.PageReads.CACHED), "cached when configured");
+        assertFalse(store.directRead(image, "elsewhere", SnapshotStore.PageReads.DIRECT),
+                "a pages file that cannot be opened directly is read through the page cache");
+        store.markCachedOnly(image);
+        assertFalse(store.directRead(store.find("k1"), "runsc", SnapshotStore.PageReads.DIRECT),
+                "an image whose direct restore failed is read through the page cache");
     }
 }
