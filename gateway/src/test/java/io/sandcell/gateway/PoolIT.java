@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.sandcell.protocol.Json;
 import io.sandcell.sandbox.Freezer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.UUID;
@@ -211,7 +212,15 @@ class PoolIT {
                     .contains("\nsandcell_kernel_starts_total{source=\"cold\"} 1\n"), "not from the pool");
             assertEquals("True True\n", run(gw, first, probe), "the image exists: restored with the preloads");
             assertEquals("restored", kernelInfo(gw, first).at("/sandbox/start").asText());
+            assertTrue(kernelLog(gw, first).contains("warm-up: cell)"), "a client waits: no figure in the warm-up");
+            awaitPool(gw, 1);
+            String pooled = gw.startKernel();
+            assertTrue(kernelLog(gw, pooled).contains("warm-up: plot)"), "the pool's kernels warm up a plot too");
         }
+    }
+
+    private static String kernelLog(GatewayFixture gw, String kernel) throws Exception {
+        return Files.readString(gw.data.resolve("runtime").resolve("kernel-" + kernel + ".log"));
     }
 
     @Test

@@ -70,6 +70,34 @@ class WebSocketIT {
         }
     }
 
+    /**
+     * A client that connects while its kernel starts sees none of the gateway's own requests to it (the
+     * kernel_info nudges, every 100 ms until the kernel answers, and their busy and idle), only its own. A
+     * client that stops reading at its idle, as Open WebUI does, must not find a backlog of them: Python's
+     * websockets then waited 10 s to close.
+     */
+    @Test
+    void theGatewaysOwnRequestsToAStartingKernelStayOffItsClients() throws Exception {
+        String starting = gw.startKernel();
+        GatewayFixture.Ws ws = gw.connect(starting, null, null);
+        String msgId = id();
+        ws.sendText(GatewayFixture.executeRequest(msgId, "print('mine')"));
+        List<String> foreign = new java.util.ArrayList<>();
+        while (true) {
+            Object f = ws.next(120);
+            JsonNode m = Json.mapper().readTree((String) f);
+            if (!msgId.equals(m.at("/parent_header/msg_id").asText())) {
+                foreign.add(m.at("/parent_header/session").asText() + " " + m.get("msg_type").asText());
+            } else if ("idle".equals(m.at("/content/execution_state").asText())) {
+                break;
+            }
+        }
+        assertEquals(List.of(), foreign.stream().filter(m -> m.startsWith("sandcell-gateway ")).toList(),
+                "all it saw besides its own: " + foreign);
+        ws.socket.abort();
+        gw.call("DELETE", "api/kernels/" + starting, null);
+    }
+
     @Test
     void legacyJsonFramesCarryTopLevelFields() throws Exception {
         GatewayFixture.Ws ws = gw.connect(kernel, null, null);

@@ -72,18 +72,20 @@ public final class DriverSession implements AutoCloseable {
      * kernel's id and reseeds its random generators, which it would otherwise share with every sandbox
      * restored from the same image. The driver then runs a cell that leaves no trace, so that the memory a
      * cell touches is mapped back before the first client's cell rather than during it; that cell's output
-     * is dropped.
+     * is dropped. With {@code warmPlot} it also renders a figure off screen, which does the same for a first
+     * plot: worth it only where no client waits for the restore.
      *
      * @param direct read the image's pages with {@code O_DIRECT}
+     * @param warmPlot render a figure in the warm-up too
      * @param readyInfo what the driver said when the image was taken
      * @throws SandboxException if the restore fails, or the driver does not answer within the timeout
      */
-    public void restore(List<String> args, List<String> env, Path image, boolean direct, ObjectNode readyInfo,
-                        String kernelId, long timeoutMs) throws SandboxException {
+    public void restore(List<String> args, List<String> env, Path image, boolean direct, boolean warmPlot,
+                        ObjectNode readyInfo, String kernelId, long timeoutMs) throws SandboxException {
         sandbox.restore(args, env, image, direct);
         open();
         ObjectNode reply = withinTimeout(timeoutMs, () -> call(Json.object().put("op", "restored")
-                .put("kernel_id", kernelId).put("warm", true), DISCARD));
+                .put("kernel_id", kernelId).put("warm", warmPlot ? "plot" : "cell"), DISCARD));
         if (!"ok".equals(reply.path("status").asText())) {
             throw new SandboxException("restoring sandbox " + sandbox.id() + ": the driver answered " + reply);
         }

@@ -32,11 +32,13 @@ import java.util.regex.Pattern;
  * @param preloadCold whether the preloads are imported when no image with them exists yet (true), or the
  *     sandbox starts without them (false), since importing them cold takes seconds
  * @param pageReads how a restore reads an image's memory pages
+ * @param warmUpPlot whether a restored sandbox also renders a figure before it serves (for pooled kernels,
+ *     which no client waits on yet), or only runs a cell
  */
 public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig sandbox, boolean keepWorkspace,
                            Path externalWorkspace, long maxOutputBytes, long outputRateBytes,
                            int cellTimeoutSeconds, boolean snapshots, boolean preloadCold,
-                           SnapshotStore.PageReads pageReads) {
+                           SnapshotStore.PageReads pageReads, boolean warmUpPlot) {
 
     private static final Pattern KERNEL_FILE = Pattern.compile("kernel-([A-Za-z0-9-]+)\\.json");
 
@@ -92,6 +94,11 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
                                 + "allows (about a quarter less CPU per kernel start on a local disk); cached: "
                                 + "through the page cache, for disks of little throughput such as a cloud "
                                 + "volume's baseline"),
+                Spec.value("--warm-up", "SANDCELL_WARM_UP", "cell",
+                        "what a sandbox restored from an image runs before it serves: cell, a cell that leaves "
+                                + "no trace (the first cell then takes the time of later ones); plot, that cell and "
+                                + "an off-screen figure, which spares a first plot 0.3 s but costs as much, so "
+                                + "only for kernels started ahead of their clients (the gateway's pool)"),
                 Spec.value("--start-timeout-ms", "SANDCELL_START_TIMEOUT_MS", "60000",
                         "how long a sandbox may take to become ready"),
                 Spec.value("--max-output-mb", "SANDCELL_MAX_OUTPUT_MB", "32",
@@ -178,9 +185,14 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
         if (!List.of("direct", "cached").contains(pageReads)) {
             throw new UsageException("--image-reads must be direct or cached, not '" + pageReads + "'");
         }
+        String warmUp = p.get("--warm-up");
+        if (!List.of("cell", "plot").contains(warmUp)) {
+            throw new UsageException("--warm-up must be cell or plot, not '" + warmUp + "'");
+        }
         return new KernelConfig(conn, id, sandbox, p.bool("--keep-workspace"), workspace, maxOutput << 20,
                 rate << 10, cellTimeout, snapshots.equals("on"), preloadCold.equals("import"),
-                SnapshotStore.PageReads.valueOf(pageReads.toUpperCase(java.util.Locale.ROOT)));
+                SnapshotStore.PageReads.valueOf(pageReads.toUpperCase(java.util.Locale.ROOT)),
+                warmUp.equals("plot"));
     }
 
     private static NetworkPolicy network(Options.Parsed p) throws UsageException {

@@ -167,9 +167,10 @@ final class SandboxRunner implements AutoCloseable {
         long t0 = System.nanoTime();
         try {
             session.restore(args(), env(config.kernelId()), image.dir().resolve(RUNSC_IMAGE), direct,
-                    image.readyInfo(), config.kernelId(), sandbox.startTimeoutMs());
+                    config.warmUpPlot(), image.readyInfo(), config.kernelId(), sandbox.startTimeoutMs());
             LOG.info("sandbox " + session.sandbox().id() + " restored from image " + image.key() + " in "
-                    + (System.nanoTime() - t0) / 1_000_000 + " ms (" + (direct ? "direct" : "cached") + " reads)");
+                    + (System.nanoTime() - t0) / 1_000_000 + " ms (" + (direct ? "direct" : "cached") + " reads, warm-up: "
+                    + (config.warmUpPlot() ? "plot" : "cell") + ")");
             startedFrom = "restored";
             return session;
         } catch (SandboxException e) {

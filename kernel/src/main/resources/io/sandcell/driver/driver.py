@@ -931,21 +931,23 @@ def restored(req, shell):
     kernel_id = req.get("kernel_id")
     if kernel_id:
         os.environ["SANDCELL_KERNEL_ID"] = str(kernel_id)
-    if req.get("warm") and not isinstance(shell, BashShell):
-        warm_up(shell)
+    warm = req.get("warm")
+    if warm and not isinstance(shell, BashShell):
+        warm_up(shell, plot=warm == "plot")
     return {"status": "ok"}
 
 
 _WARM_UP_CELL = "print(' ', end='')"
 
 
-def warm_up(shell):
+def warm_up(shell, plot):
     """Runs a cell that leaves no trace, so that the pages a cell touches are in memory before a user's cell.
 
     A restored sandbox maps its memory back page by page on first touch: without this, the first cell after a
     restore took 50 to 80 ms longer than the next. The cell stores no history, keeps the execution count, and
-    its output is consumed by the kernel with the restore's reply. An off-screen figure then does the same for a
-    first plot (a pooled call that plots: 310 to 255 ms).
+    its output is consumed by the kernel with the restore's reply. With plot, an off-screen figure then does the
+    same for a first plot (a pooled call that plots: 310 to 255 ms); that costs about 0.4 CPU-s, as much as the
+    first plot it spares, so it is for kernels no client waits on yet (the gateway's pool).
     """
     global _executing
     _executing = True
@@ -956,7 +958,8 @@ def warm_up(shell):
     finally:
         _executing = False
     flush_streams()
-    warm_matplotlib(shell)
+    if plot:
+        warm_matplotlib(shell)
 
 
 # --- main loop ---------------------------------------------------------------------------------------

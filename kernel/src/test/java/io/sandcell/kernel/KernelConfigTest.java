@@ -88,4 +88,13 @@ class KernelConfigTest {
         UsageException e = assertThrows(UsageException.class, () -> parse(Map.of(), "--image-reads", "DIRECT"));
         assertTrue(e.getMessage().contains("--image-reads must be direct or cached"), e.getMessage());
     }
+
+    @Test
+    void aRestoreWarmsUpWithACellUnlessAPlotIsAskedFor() throws Exception {
+        assertFalse(parse(Map.of()).warmUpPlot());
+        assertTrue(parse(Map.of("SANDCELL_WARM_UP", "plot")).warmUpPlot());
+        assertFalse(parse(Map.of("SANDCELL_WARM_UP", "plot"), "--warm-up", "cell").warmUpPlot());
+        UsageException e = assertThrows(UsageException.class, () -> parse(Map.of(), "--warm-up", "figure"));
+        assertTrue(e.getMessage().contains("--warm-up must be cell or plot"), e.getMessage());
+    }
 }

@@ -193,7 +193,7 @@ public final class KernelManager implements AutoCloseable {
         // The pool is empty: start the same kernel as a pooled one now, restored from the same sandbox image.
         // Until a pooled kernel has made that image, a preloaded start would import everything cold (seconds):
         // the kernel then starts its sandbox without the preloads, which is ready sooner.
-        ManagedKernel k = startCold(spec, poolable ? poolEnv("skip") : userEnv);
+        ManagedKernel k = startCold(spec, poolable ? poolEnv("skip", "cell") : userEnv);
         vertx.runOnContext(v -> refillPool());
         return k;
     }
@@ -277,12 +277,14 @@ public final class KernelManager implements AutoCloseable {
     }
 
     /**
-     * What a pooled kernel is started with: the pool's preloads, and whether they are imported while no
-     * sandbox image has them ({@code import} for the pool's own kernels, which make that image).
+     * What a pooled kernel is started with: the pool's preloads, whether they are imported while no
+     * sandbox image has them ({@code import} for the pool's own kernels, which make that image), and its
+     * warm-up after a restore ({@code plot} for the pool's own kernels, which no client waits on yet; {@code cell}
+     * for one started for a waiting client, whose first plot would pay for it a second time).
      */
-    private Map<String, String> poolEnv(String preloadCold) {
+    private Map<String, String> poolEnv(String preloadCold, String warmUp) {
         return Map.of("SANDCELL_PRELOAD", String.join(",", config.poolPreload()), "SANDCELL_PRELOAD_COLD",
-                preloadCold);
+                preloadCold, "SANDCELL_WARM_UP", warmUp);
     }
 
     /**
@@ -311,7 +313,7 @@ public final class KernelManager implements AutoCloseable {
         }
         ManagedKernel k;
         try {
-            k = create(specs.get(null), poolEnv("import"));
+            k = create(specs.get(null), poolEnv("import", "plot"));
         } catch (ApiException e) {
             return;
         }

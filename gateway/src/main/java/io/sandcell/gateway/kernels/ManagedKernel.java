@@ -392,8 +392,8 @@ public final class ManagedKernel implements KernelChannels.Listener {
     public void onMessage(Channel channel, String session, Message message) {
         lastActivity = Instant.now();
         if (channel == Channel.IOPUB) {
-            if (!sawIopub && INTERNAL_SESSION.equals(message.parentHeader().path("session").asText())
-                    && "idle".equals(message.content().path("execution_state").asText())) {
+            boolean ours = INTERNAL_SESSION.equals(message.parentHeader().path("session").asText());
+            if (!sawIopub && ours && "idle".equals(message.content().path("execution_state").asText())) {
                 sawIopub = true; // the nudge's own idle: iopub is live and the kernel is idle
                 readyCheck();
             }
@@ -409,6 +409,11 @@ public final class ManagedKernel implements KernelChannels.Listener {
                     warmedUp = true; // its idle, not its reply: only then is the kernel idle again
                     readyCheck();
                 }
+            }
+            if (ours) {
+                // the gateway's own requests (nudges, the warm-up) are nobody's: a client that stops reading at its
+                // idle must not find a backlog of their statuses (Python's websockets then took 10 s to close)
+                return;
             }
             if (clients.isEmpty()) {
                 buffer(channel, message);
