@@ -173,33 +173,30 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
         if (cellTimeout < 0) {
             throw new UsageException("--cell-timeout must not be negative");
         }
-        String snapshots = p.get("--snapshots");
-        if (!List.of("on", "off").contains(snapshots)) {
-            throw new UsageException("--snapshots must be on or off, not '" + snapshots + "'");
-        }
-        String preloadCold = p.get("--preload-cold");
-        if (!List.of("import", "skip").contains(preloadCold)) {
-            throw new UsageException("--preload-cold must be import or skip, not '" + preloadCold + "'");
-        }
-        String pageReads = p.get("--image-reads");
-        if (!List.of("direct", "cached").contains(pageReads)) {
-            throw new UsageException("--image-reads must be direct or cached, not '" + pageReads + "'");
-        }
-        String warmUp = p.get("--warm-up");
-        if (!List.of("cell", "plot").contains(warmUp)) {
-            throw new UsageException("--warm-up must be cell or plot, not '" + warmUp + "'");
-        }
         return new KernelConfig(conn, id, sandbox, p.bool("--keep-workspace"), workspace, maxOutput << 20,
-                rate << 10, cellTimeout, snapshots.equals("on"), preloadCold.equals("import"),
-                SnapshotStore.PageReads.valueOf(pageReads.toUpperCase(java.util.Locale.ROOT)),
-                warmUp.equals("plot"));
+                rate << 10, cellTimeout, oneOf(p, "--snapshots", "on", "off").equals("on"),
+                oneOf(p, "--preload-cold", "import", "skip").equals("import"),
+                SnapshotStore.PageReads.valueOf(oneOf(p, "--image-reads", "direct", "cached")
+                        .toUpperCase(java.util.Locale.ROOT)),
+                oneOf(p, "--warm-up", "cell", "plot").equals("plot"));
+    }
+
+    /**
+     * The value of an option that takes one of two words.
+     *
+     * @throws UsageException naming the option, both words and the value given
+     */
+    private static String oneOf(Options.Parsed p, String flag, String first, String second)
+            throws UsageException {
+        String value = p.get(flag);
+        if (!first.equals(value) && !second.equals(value)) {
+            throw new UsageException(flag + " must be " + first + " or " + second + ", not '" + value + "'");
+        }
+        return value;
     }
 
     private static NetworkPolicy network(Options.Parsed p) throws UsageException {
-        String mode = p.get("--network");
-        if (!List.of("none", "egress").contains(mode)) {
-            throw new UsageException("--network must be none or egress, not '" + mode + "'");
-        }
+        String mode = oneOf(p, "--network", "none", "egress");
         Cidr subnet = cidr("--egress-subnet", p.get("--egress-subnet"));
         List<Cidr> dns = new ArrayList<>();
         for (String d : p.list("--egress-dns")) {

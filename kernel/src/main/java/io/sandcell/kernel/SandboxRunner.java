@@ -164,12 +164,13 @@ final class SandboxRunner implements AutoCloseable {
     private DriverSession restore(int gen, SnapshotStore.Image image, boolean direct, String suffix)
             throws SandboxException {
         DriverSession session = newSession(gen, suffix);
+        String reads = direct ? "direct" : "cached";
         long t0 = System.nanoTime();
         try {
             session.restore(args(), env(config.kernelId()), image.dir().resolve(RUNSC_IMAGE), direct,
                     config.warmUpPlot(), image.readyInfo(), config.kernelId(), sandbox.startTimeoutMs());
             LOG.info("sandbox " + session.sandbox().id() + " restored from image " + image.key() + " in "
-                    + (System.nanoTime() - t0) / 1_000_000 + " ms (" + (direct ? "direct" : "cached") + " reads, warm-up: "
+                    + (System.nanoTime() - t0) / 1_000_000 + " ms (" + reads + " reads, warm-up: "
                     + (config.warmUpPlot() ? "plot" : "cell") + ")");
             startedFrom = "restored";
             return session;
@@ -178,8 +179,8 @@ final class SandboxRunner implements AutoCloseable {
             if (isStale(gen)) {
                 throw e;
             }
-            LOG.warning("restoring from image " + image.key() + " with " + (direct ? "direct" : "cached")
-                    + " reads failed: " + e.getMessage());
+            LOG.warning("restoring from image " + image.key() + " with " + reads + " reads failed: "
+                    + e.getMessage());
             return null;
         }
     }
