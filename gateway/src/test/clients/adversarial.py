@@ -46,6 +46,16 @@ def alive(chat="attacker"):
     assert r["status"] == "ok" and r["stdout"] == "42\n", ("the kernel does not answer after the attack", r)
 
 
+def once_back(code, chat):
+    """Runs code in a chat whose sandbox died, once a fresh one answers (within 60 s); returns the last result."""
+    deadline = time.time() + 60
+    while True:
+        r = py(code, chat=chat)
+        if r["status"] == "ok" or time.time() > deadline:
+            return r
+        time.sleep(1)
+
+
 def expect_errors(code, chat="attacker"):
     """Runs code that prints one line per attempt: 'ok <what>' if it worked, 'denied <what>' otherwise."""
     r = py(code, chat)
@@ -345,14 +355,122 @@ def kill_sandbox():
     t.join(60)
     r = result["r"]
     assert r["status"] == "error" and "SandboxDied" in r["stderr"], r
-    deadline = time.time() + 60
-    while True:
-        r = py("print('back', 'victim_state' in dir())", chat="killed")
-        if r["status"] == "ok" or time.time() > deadline:
-            break
-        time.sleep(1)
+    r = once_back("print('back', 'victim_state' in dir())", "killed")
     assert r["stdout"] == "back False\n", r
     alive()
+
+
+LOG_CAP = 1 << 20  # CappedLog.MAX_BYTES: the most any host-side log of a sandbox or kernel holds
+
+
+def host_logs():
+    """Sizes of the files under the data dir that sandboxes and kernels write to: logs and panic reports."""
+    sizes = {}
+    for root, dirs, files in os.walk(DATA_DIR):
+        dirs[:] = [d for d in dirs if d not in ("work", "snapshots", "tool-workspaces", "cds")]
+        for f in files:
+            if f.endswith((".log", ".panic")):
+                try:
+                    sizes[os.path.join(root, f)] = os.path.getsize(os.path.join(root, f))
+                except OSError:
+                    pass
+    return sizes
+
+
+@case("writing to every inherited descriptor grows no host file past its cap")
+def descriptor_flood():
+    # Left out here: the pipes of fd 4, the driver's protocol output (a line that breaks the protocol kills the
+    # sandbox and its logs go with it; a case below writes to it), and of fds 1 and 2, the cell's own output,
+    # bounded by the output limits (cases above). Every other descriptor gets 8 MiB.
+    r = py(r"""
+import os
+block = memoryview(b"X" * (1 << 20))
+
+
+def flood(fd):
+    n = 0  # pipes take 64 KiB a write: write until 8 MiB are out, or the descriptor refuses
+    try:
+        while n < (8 << 20):
+            n += os.write(fd, block)
+    except OSError:
+        pass
+    return n
+
+
+own = {os.readlink("/proc/self/fd/%d" % f) for f in (1, 2, 4)}
+
+
+def others(d):
+    paths = []
+    for n in os.listdir(d):
+        try:
+            if os.readlink(d + "/" + n) not in own:
+                paths.append(d + "/" + n)
+        except OSError:
+            pass
+    return paths
+
+
+wrote = 0
+for path in others("/proc/self/fd") + others("/proc/1/fd"):
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        continue
+    wrote += flood(fd)
+    os.close(fd)
+for path in others("/proc/self/fd"):
+    wrote += flood(int(path.rsplit("/", 1)[1]))
+print("wrote", wrote >> 20, "MiB")
+""", chat="fds")
+    assert r["status"] == "ok" and r["stdout"].startswith("wrote"), (r["status"], r["stdout"][:200])
+    # the shell's own descriptors and the driver's; a pipe nobody reads blocks its writer, so each gets 2 s
+    r = sh("own=\"$(readlink /proc/1/fd/1) $(readlink /proc/1/fd/2) $(readlink /proc/1/fd/4)\"; "
+           "for f in /proc/$$/fd/* /proc/1/fd/*; do case \" $own \" in *\" $(readlink $f) \"*) continue;; esac; "
+           "timeout 2 head -c 8000000 /dev/zero > $f 2>/dev/null & done; wait; echo flooded", chat="fds")
+    assert "flooded" in r["stdout"], (r["status"], r["stdout"][:200])
+    time.sleep(1)
+    logs = host_logs()
+    assert any("/kernels/" in f for f in logs), "no sandbox log was found to check: %r" % logs
+    big = {f: n for f, n in logs.items() if n > LOG_CAP + 4096}
+    assert not big, big
+    alive("fds")
+
+
+@case("a panic written to the sandbox's stderr does not fake its cause of death")
+def forged_panic():
+    py("x = 1", chat="panic")
+    r = py("import os\nfor fd in (2, 5):\n    try:\n        os.write(fd, b'panic: runtime error\\n')\n"
+           "    except OSError:\n        pass\nos._exit(3)", chat="panic")
+    assert r["status"] == "error" and "SandboxDied" in r["stderr"], r
+    assert "panicked" not in r["stderr"] and "code 3" in r["stderr"], r["stderr"][-400:]
+
+
+@case("a protocol line without an end kills only that sandbox, at once, and the next call works")
+def endless_line():
+    started = time.time()
+    # 400 MiB without a newline (a pipe takes 64 KiB a write), then the same on stdout, while nothing else is sent
+    r = py("import os\nblock = memoryview(b'A' * (1 << 20))\nfor fd in (4, 1):\n    n = 0\n    try:\n"
+           "        while n < (400 << 20):\n            n += os.write(fd, block)\n    except OSError:\n"
+           "        pass\n", chat="endless")
+    took = time.time() - started
+    assert r["status"] == "error" and "longer than" in r["stderr"], r["stderr"][-400:]
+    assert took < 30, took
+    r = once_back("print('fresh')", "endless")
+    assert r["stdout"] == "fresh\n", r
+
+
+@case("forged replies and input requests do not shift or block later calls")
+def forged_events():
+    r = py("import os\nos.write(4, b'{\"ev\":\"reply\",\"status\":\"ok\",\"seq\":1}\\n')\n"
+           "os.write(4, b'{\"ev\":\"reply\",\"status\":\"ok\"}\\n')\nprint('first')", chat="forger")
+    assert r["stdout"] == "first\n", r
+    assert py("print('second')", chat="forger")["stdout"] == "second\n"
+    started = time.time()
+    r = py("import os, time\nos.write(4, b'{\"ev\":\"input_request\",\"prompt\":\"x\",\"password\":false}\\n')\n"
+           "time.sleep(0.5)\nprint('after')", chat="forger")
+    assert r["stdout"] == "after\n" and time.time() - started < 4, (r, time.time() - started)
+    assert py("print('third')", chat="forger")["stdout"] == "third\n"
 
 
 finish()

@@ -35,8 +35,8 @@ class AdversarialIT {
             assertEquals(200, gw.call("GET", "api/status", null).statusCode(), "the gateway still answers");
         }
         long cases = out.lines().filter(l -> l.startsWith("@case") || l.startsWith("PASS")).count();
-        assertTrue(out.contains("16 cases, 16 held"), out);
-        assertEquals(16, cases, out);
+        assertTrue(out.contains("20 cases, 20 held"), out);
+        assertEquals(20, cases, out);
         assertEquals("HOST-SECRET-91c2e7\n", Files.readString(secret), "the host file is untouched");
         long freeAfter = Files.getFileStore(tmp).getUsableSpace();
         assertTrue(freeBefore - freeAfter < 256L << 20, "the disk fill did not reach the host disk: "

@@ -24,11 +24,17 @@ public sealed interface DriverEvent {
     /** An exception, with {@code ename}, {@code evalue} and {@code traceback}. */
     record Error(ObjectNode content) implements DriverEvent {}
 
-    /** The cell called input() or getpass(). */
-    record InputRequest(String prompt, boolean password) implements DriverEvent {}
+    /**
+     * The cell called input() or getpass(), while the request numbered {@code seq} ran (-1 when the line
+     * named none).
+     */
+    record InputRequest(String prompt, boolean password, long seq) implements DriverEvent {}
 
-    /** The end of a request: the reply content (status and request-specific fields). */
-    record Reply(ObjectNode content) implements DriverEvent {}
+    /**
+     * The end of the request numbered {@code seq} (-1 when the line named none): the reply content (status and
+     * request-specific fields).
+     */
+    record Reply(ObjectNode content, long seq) implements DriverEvent {}
 
     /** The driver is up. */
     record Ready(ObjectNode info) implements DriverEvent {}
@@ -48,8 +54,9 @@ public sealed interface DriverEvent {
             case "execute_result" -> new ExecuteResult(e.path("execution_count").asInt(), obj(e, "data"),
                     obj(e, "metadata"));
             case "error" -> new Error(withoutEv(e));
-            case "input_request" -> new InputRequest(e.path("prompt").asText(""), e.path("password").asBoolean());
-            case "reply" -> new Reply(withoutEv(e));
+            case "input_request" -> new InputRequest(e.path("prompt").asText(""), e.path("password").asBoolean(),
+                    seq(e));
+            case "reply" -> new Reply(without(e, SEQ), seq(e));
             case "ready" -> new Ready(withoutEv(e));
             default -> throw new ProtocolException("unknown driver event " + ev);
         };
@@ -60,9 +67,24 @@ public sealed interface DriverEvent {
         return v instanceof ObjectNode o ? o : Json.object();
     }
 
+    /** The field of requests, replies and input requests that numbers the request they belong to. */
+    String SEQ = "seq";
+
+    private static long seq(ObjectNode e) {
+        JsonNode n = e.get(SEQ);
+        return n != null && n.canConvertToLong() && n.isIntegralNumber() ? n.asLong() : -1;
+    }
+
     private static ObjectNode withoutEv(ObjectNode e) {
+        return without(e, "ev");
+    }
+
+    private static ObjectNode without(ObjectNode e, String... fields) {
         ObjectNode copy = e.deepCopy();
         copy.remove("ev");
+        for (String f : fields) {
+            copy.remove(f);
+        }
         return copy;
     }
 }

@@ -6,11 +6,8 @@ import io.sandcell.protocol.Json;
 import io.sandcell.protocol.ProtocolException;
 import io.sandcell.sandbox.Sandbox;
 import io.sandcell.sandbox.SandboxException;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -23,14 +20,32 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * {@link #close()} may come from any thread.
  */
 public final class DriverSession implements AutoCloseable {
+    /** The smallest bound on one line from the driver: room for a large figure however small the output limit. */
+    public static final int MIN_LINE_BYTES = 64 << 20;
+
     private final Sandbox sandbox;
-    private BufferedReader reader;
+    private final int maxLineBytes;
+    private LineReader reader;
     private OutputStream writer;
     private ObjectNode readyInfo = Json.object();
     private int nextExecutionCount = 1;
+    /** The number of the last request sent; its reply and input requests carry it back. */
+    private long seq;
+    /** Whether the request being answered lets the cell ask the client for input. */
+    private boolean allowStdin;
 
-    public DriverSession(Sandbox sandbox) {
+    /**
+     * @param maxLineBytes the longest line the driver may send: a sandbox that sends a longer one is killed,
+     *     before more than that is buffered
+     */
+    public DriverSession(Sandbox sandbox, int maxLineBytes) {
         this.sandbox = sandbox;
+        this.maxLineBytes = maxLineBytes;
+    }
+
+    /** The line bound for a cell output limit: three times it (JSON escapes text), and never below the minimum. */
+    public static int maxLineBytes(long maxOutputBytes) {
+        return (int) Math.min(Integer.MAX_VALUE - 16, Math.max(MIN_LINE_BYTES, 3 * maxOutputBytes));
     }
 
     public Sandbox sandbox() {
@@ -98,7 +113,7 @@ public final class DriverSession implements AutoCloseable {
     }
 
     private void open() {
-        reader = new BufferedReader(new InputStreamReader(sandbox.stdout(), StandardCharsets.UTF_8), 1 << 16);
+        reader = new LineReader(sandbox.stdout(), maxLineBytes);
         writer = sandbox.stdin();
     }
 
@@ -148,17 +163,29 @@ public final class DriverSession implements AutoCloseable {
 
     /**
      * Sends a request; {@link #finish} then reads its events. In between the caller may do its own work
-     * (publish busy) while the driver is already at work.
+     * (publish busy) while the driver is already at work. The request is numbered: only a reply and input
+     * requests that carry its number belong to it.
      */
     public void begin(ObjectNode request) throws SandboxDiedException {
+        seq++;
+        request.put(DriverEvent.SEQ, seq);
+        allowStdin = "execute".equals(request.path("op").asText()) && request.path("allow_stdin").asBoolean(false);
         send(request);
     }
 
-    /** Streams the events of the request sent by {@link #begin} to the sink until the reply, which it returns. */
+    /**
+     * Streams the events of the request sent by {@link #begin} to the sink until its reply, which it returns.
+     * The cell runs in the driver's process and can write to the driver's output: a reply or an input request
+     * that names no request, or another one, is dropped (a forged reply would otherwise end this request and
+     * leave its real reply to answer the next one), and so is an input request that the request did not allow.
+     */
     public ObjectNode finish(EventSink sink) throws SandboxDiedException {
         while (true) {
             DriverEvent event = next();
             switch (event) {
+                case DriverEvent.Reply reply when reply.seq() != seq -> { } // not this request's
+                case DriverEvent.InputRequest in when in.seq() != seq || !allowStdin -> { } // not the driver's
+                case DriverEvent.Ready ignored -> { } // only a start reads the ready line
                 case DriverEvent.Reply reply -> {
                     ObjectNode content = reply.content();
                     if (content.remove("next_execution_count") instanceof JsonNode count && count.canConvertToInt()) {
@@ -183,6 +210,7 @@ public final class DriverSession implements AutoCloseable {
 
     private void send(ObjectNode request) throws SandboxDiedException {
         try {
+            writer.write('\n'); // a line of its own, whatever a cell wrote into this pipe before it
             writer.write(Json.bytes(request));
             writer.write('\n');
             writer.flush();
@@ -195,6 +223,10 @@ public final class DriverSession implements AutoCloseable {
         String line;
         try {
             line = reader.readLine();
+        } catch (LineReader.TooLongException e) {
+            String cause = "the sandbox sent " + e.getMessage() + " to the kernel, and was killed";
+            sandbox.kill(cause);
+            throw new SandboxDiedException(cause);
         } catch (IOException e) {
             line = null;
         }

@@ -236,7 +236,7 @@ final class SandboxRunner implements AutoCloseable {
         }
         String id = shortId() + "-" + gen + suffix;
         DriverSession session = new DriverSession(new Sandbox(id, sandbox, layout, runsc, launcher,
-                config.kernelDir(), workspace));
+                config.kernelDir(), workspace), DriverSession.maxLineBytes(config.maxOutputBytes()));
         currentSession = session;
         return session;
     }

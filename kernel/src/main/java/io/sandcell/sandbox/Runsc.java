@@ -31,23 +31,32 @@ public final class Runsc {
     }
 
     private List<String> global() {
+        return global(null);
+    }
+
+    private List<String> global(Path panicLog) {
         List<String> cmd = new ArrayList<>();
         cmd.add(binary.toString());
         cmd.add("--root=" + stateRoot);
         cmd.add("--network=none");
         cmd.add("--platform=" + platform);
+        if (panicLog != null) {
+            cmd.add("--panic-log=" + panicLog);
+        }
         return cmd;
     }
 
     /**
      * The attached {@code run} command, wrapped so that the sandbox dies with the JVM.
      *
+     * @param panicLog where the sentry writes a panic report: a host file no process in the sandbox can reach,
+     *     unlike runsc's stderr, which the sandbox inherits (null: stderr)
      * @param networked whether the sandbox gets gVisor's network stack on the interfaces of the network
      *     namespace its spec names ({@code --network=sandbox}); otherwise it has only its own loopback
      */
-    public List<String> runCommand(Path bundle, String id, boolean networked) {
+    public List<String> runCommand(Path bundle, String id, Path panicLog, boolean networked) {
         List<String> cmd = new ArrayList<>(List.of("setpriv", "--pdeathsig", "KILL", "--"));
-        List<String> runsc = global();
+        List<String> runsc = global(panicLog);
         if (networked) {
             runsc.set(runsc.indexOf("--network=none"), "--network=sandbox");
             // runsc refuses to network when /proc/sys/net/core/rmem_default exists, taking that for the host's
@@ -65,12 +74,13 @@ public final class Runsc {
      * The attached {@code restore} command: a new sandbox from the bundle, running the checkpointed processes.
      * Its stdin and stdout become the restored driver's protocol pipes. Only for sandboxes without a network.
      *
+     * @param panicLog as for {@link #runCommand}
      * @param direct read the image's memory pages with {@code O_DIRECT} ({@code --direct}), bypassing the host's
      *     page cache
      */
-    public List<String> restoreCommand(Path bundle, String id, Path image, boolean direct) {
+    public List<String> restoreCommand(Path bundle, String id, Path image, Path panicLog, boolean direct) {
         List<String> cmd = new ArrayList<>(List.of("setpriv", "--pdeathsig", "KILL", "--"));
-        cmd.addAll(global());
+        cmd.addAll(global(panicLog));
         cmd.add("restore");
         if (direct) {
             cmd.add("--direct");

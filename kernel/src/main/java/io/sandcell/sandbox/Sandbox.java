@@ -6,7 +6,6 @@ import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,7 +16,9 @@ import java.util.logging.Logger;
 
 /**
  * One gVisor sandbox: an attached {@code runsc run} child whose stdin and stdout are the driver's protocol
- * pipes and whose stderr goes to a log file.
+ * pipes and whose stderr, which the sandbox inherits and any cell can write to, goes through a pipe to a log
+ * file capped at {@link CappedLog#MAX_BYTES}. The sentry's panic reports go to a file of their own that nothing
+ * in the sandbox can reach, so that a cell cannot fake its cause of death.
  *
  * <p>Lifecycle: {@code NEW -> STARTING -> RUNNING -> STOPPING -> STOPPED}; a sandbox that exits on its own
  * goes to {@code DEAD}. Methods called in the wrong state fail and name the state.
@@ -38,6 +39,7 @@ public final class Sandbox implements AutoCloseable {
     private final Path bundle;
     private final Path workspace;
     private final Path log;
+    private final Path panicLog;
     private volatile State state = State.NEW;
     private volatile boolean killedByUs;
     private volatile String killReason;
@@ -60,6 +62,7 @@ public final class Sandbox implements AutoCloseable {
         this.bundle = dir.resolve("bundle-" + id);
         this.workspace = workspace;
         this.log = dir.resolve(id + ".log");
+        this.panicLog = dir.resolve(id + ".panic");
     }
 
     public String id() {
@@ -127,11 +130,10 @@ public final class Sandbox implements AutoCloseable {
             ObjectNode spec = OciSpec.build(config, layout, id, workspace, args, env, netns, resolvConf);
             Files.write(bundle.resolve("config.json"), Json.bytes(spec));
             Files.createDirectories(runsc.stateRoot());
-            List<String> command = image != null ? runsc.restoreCommand(bundle, id, image, direct)
-                    : runsc.runCommand(bundle, id, network != null);
-            ProcessBuilder pb = new ProcessBuilder(command)
-                    .redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
-            process = launcher.start(pb);
+            List<String> command = image != null ? runsc.restoreCommand(bundle, id, image, panicLog, direct)
+                    : runsc.runCommand(bundle, id, panicLog, network != null);
+            process = launcher.start(new ProcessBuilder(command));
+            CappedLog.drain(process.getErrorStream(), log, CappedLog.MAX_BYTES, "sandbox-log-" + id);
             stdin = new BufferedOutputStream(process.getOutputStream(), 1 << 16);
             stdout = process.getInputStream();
             state = State.RUNNING;
@@ -204,9 +206,8 @@ public final class Sandbox implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        String tail = logTail();
-        if (tail.contains("panic")) {
-            return "the gVisor sentry panicked (see " + log + ")";
+        if (panicked()) {
+            return "the gVisor sentry panicked (see " + panicLog + ")";
         }
         if (killedByUs) {
             return killReason != null ? killReason : "the sandbox was killed by the kernel";
@@ -252,16 +253,12 @@ public final class Sandbox implements AutoCloseable {
         }
     }
 
-    private String logTail() {
-        try (RandomAccessFile f = new RandomAccessFile(log.toFile(), "r")) {
-            long len = f.length();
-            long from = Math.max(0, len - 8192);
-            byte[] b = new byte[(int) (len - from)];
-            f.seek(from);
-            f.readFully(b);
-            return new String(b, StandardCharsets.UTF_8);
+    /** Whether the sentry wrote a panic report: only it can write that file. */
+    private boolean panicked() {
+        try {
+            return Files.size(panicLog) > 0;
         } catch (IOException e) {
-            return "";
+            return false;
         }
     }
 

@@ -6,10 +6,13 @@ original fd 1, one per line: {"ev": "stream" | "display_data" | "update_display_
 "execute_result" | "error" | "input_request" | "reply" | "ready", ...}. Every request ends with exactly one
 "reply" event, which carries "next_execution_count": the count the next cell will run with (so the kernel
 publishes a cell's execute_input itself, while the driver is still reading the request; "ready" carries it
-as "execution_count").
+as "execution_count"). Each request carries a number, "seq", which its reply and input requests carry back.
 
-The user's code never sees the protocol descriptors: fd 0 reads /dev/null, and fds 1 and 2 are pipes
-whose bytes come back as "stream" events, so output of C extensions and child processes is shown too.
+The user's code does not stumble on the protocol descriptors: fd 0 reads /dev/null, and fds 1 and 2 are
+pipes whose bytes come back as "stream" events, so output of C extensions and child processes is shown too.
+A cell runs in this process and can still reach them on purpose, so the kernel trusts nothing it reads
+here: lines are bounded, a reply counts only for the request it names, and input is asked for only when
+the request allowed it.
 IPython's shell is used when it is installed; otherwise a small equivalent runs the code. With
 SANDCELL_LANGUAGE=bash the driver keeps one Bash process instead, so the cwd and variables persist.
 """
@@ -35,6 +38,7 @@ _null = os.open(os.devnull, os.O_RDONLY)
 os.dup2(_null, 0)
 os.close(_null)
 _send_lock = threading.Lock()
+_current_seq = None  # the number of the request being handled, echoed in its reply and input requests
 _STREAM_FLUSH_BYTES = 64 * 1024
 _STREAM_FLUSH_SECONDS = 0.05
 _STREAM_CHUNK_CHARS = 1 << 20
@@ -68,10 +72,18 @@ def send(event):
 
 
 def read_request():
-    line = _PROTO_IN.readline()
-    if not line:
-        return None
-    return json.loads(line)
+    """The next request; None once the kernel has closed the pipe. The kernel starts every request on a line of
+    its own, so bytes a cell wrote into this pipe end up on lines that are no request, and are skipped."""
+    while True:
+        line = _PROTO_IN.readline()
+        if not line:
+            return None
+        if not line.strip():
+            continue
+        try:
+            return json.loads(line)
+        except ValueError:
+            _log("skipped %d bytes on the request pipe that are no request" % len(line))
 
 
 # --- output streams --------------------------------------------------------------------------------
@@ -294,7 +306,7 @@ def _stdin_disabled(prompt=""):
 
 def _request_input(prompt="", password=False):
     flush_streams()
-    send({"ev": "input_request", "prompt": str(prompt), "password": bool(password)})
+    send({"ev": "input_request", "prompt": str(prompt), "password": bool(password), "seq": _current_seq})
     while True:
         msg = read_request()
         if msg is None:
@@ -965,7 +977,7 @@ def warm_up(shell, plot):
 # --- main loop ---------------------------------------------------------------------------------------
 
 def main():
-    global _executing
+    global _executing, _current_seq
     sys.stdout = STDOUT
     sys.stderr = STDERR
     captures = Captures([FdCapture(1, STDOUT), FdCapture(2, STDERR)])
@@ -1027,11 +1039,9 @@ def main():
             req = read_request()
         except KeyboardInterrupt:
             continue
-        except ValueError as e:
-            send({"ev": "reply", "status": "error", "ename": "ProtocolError", "evalue": str(e), "traceback": []})
-            continue
         if req is None:
             return
+        _current_seq = req.get("seq")
         op = req.get("op")
         try:
             if op == "execute":
@@ -1064,6 +1074,7 @@ def main():
             reply = {"status": "error", "ename": type(e).__name__, "evalue": str(e),
                      "traceback": traceback.format_exception(type(e), e, e.__traceback__)}
         reply["ev"] = "reply"
+        reply["seq"] = _current_seq  # the kernel takes only the reply that names its request
         reply["next_execution_count"] = shell.execution_count()
         send(reply)
 

@@ -70,10 +70,10 @@ class OciSpecTest {
     @Test
     void runCommandNetworksOnlyWhenAsked() {
         Runsc runsc = new Runsc(Path.of("/usr/bin/runsc"), Path.of("/tmp/state"), "systrap");
-        List<String> plain = runsc.runCommand(Path.of("/b"), "k1", false);
+        List<String> plain = runsc.runCommand(Path.of("/b"), "k1", null, false);
         assertTrue(plain.contains("--network=none"), plain.toString());
         assertFalse(plain.contains("unshare"), plain.toString());
-        List<String> networked = runsc.runCommand(Path.of("/b"), "k1", true);
+        List<String> networked = runsc.runCommand(Path.of("/b"), "k1", null, true);
         assertTrue(networked.contains("--network=sandbox"), networked.toString());
         assertFalse(networked.contains("--network=none"), networked.toString());
         assertEquals(List.of("setpriv", "--pdeathsig", "KILL", "--", "unshare"), networked.subList(0, 5));

@@ -34,11 +34,15 @@ class RunscTest {
     @Test
     void restoreReadsPagesDirectlyOnlyWhenAsked() {
         Runsc r = runsc(tmp.resolve("state"));
-        List<String> direct = r.restoreCommand(tmp.resolve("bundle"), "k1", tmp.resolve("image"), true);
-        List<String> cached = r.restoreCommand(tmp.resolve("bundle"), "k1", tmp.resolve("image"), false);
+        Path panic = tmp.resolve("k1.panic");
+        List<String> direct = r.restoreCommand(tmp.resolve("bundle"), "k1", tmp.resolve("image"), panic, true);
+        List<String> cached = r.restoreCommand(tmp.resolve("bundle"), "k1", tmp.resolve("image"), null, false);
         assertEquals(List.of("setpriv", "--pdeathsig", "KILL", "--"), direct.subList(0, 4));
         assertTrue(direct.indexOf("--direct") > direct.indexOf("restore"), direct.toString());
         assertTrue(!cached.contains("--direct"), cached.toString());
         assertEquals("k1", direct.get(direct.size() - 1));
+        assertTrue(direct.indexOf("--panic-log=" + panic) < direct.indexOf("restore"),
+                "the panic log is a global flag: " + direct);
+        assertTrue(cached.stream().noneMatch(a -> a.startsWith("--panic-log")), cached.toString());
     }
 }
