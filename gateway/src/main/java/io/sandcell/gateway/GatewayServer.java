@@ -3,6 +3,7 @@ package io.sandcell.gateway;
 import io.sandcell.gateway.auth.Auth;
 import io.sandcell.gateway.auth.LoginRoutes;
 import io.sandcell.gateway.config.GatewayConfig;
+import io.sandcell.gateway.http.ConnectionGuard;
 import io.sandcell.gateway.http.ErrorHandler;
 import io.sandcell.gateway.http.ServerRoutes;
 import io.sandcell.gateway.kernels.KernelManager;
@@ -40,27 +41,44 @@ public final class GatewayServer implements AutoCloseable {
     private final KernelManager kernels;
     private final ToolRoutes tools;
     private final Router router;
+    private final ConnectionGuard connections;
     private HttpServer server;
     private final int reconciled;
+    private final List<DirLock> locks;
 
-    private GatewayServer(GatewayConfig config, Vertx vertx, KernelManager kernels, int reconciled) {
+    private GatewayServer(GatewayConfig config, Vertx vertx, KernelManager kernels, int reconciled,
+                          List<DirLock> locks) {
         this.config = config;
         this.vertx = vertx;
         this.kernels = kernels;
         this.reconciled = reconciled;
+        this.locks = locks;
         this.tools = new ToolRoutes(config, kernels, vertx);
+        this.connections = new ConnectionGuard(vertx, config.connections());
         this.router = routes();
     }
 
+    /**
+     * Builds the gateway after taking its directories, and removes what a crashed earlier run of it left.
+     *
+     * @throws IOException when another gateway holds the data dir or the runtime dir, or they cannot be made
+     */
     public static GatewayServer create(GatewayConfig config, Map<String, String> env) throws IOException {
-        Vertx vertx = Vertx.vertx();
+        List<DirLock> locks = new java.util.ArrayList<>();
+        Vertx vertx = null;
         try {
+            locks.add(DirLock.acquire(config.dataDir(), "data dir"));
+            locks.add(DirLock.acquire(config.runtimeDir(), "runtime dir")); // may be another gateway's, by option
+            vertx = Vertx.vertx();
             KernelSpecRegistry specs = new KernelSpecRegistry(config.defaultKernel(), config.kernelspecDir());
             KernelManager kernels = new KernelManager(config, vertx, specs, env);
             int cleaned = kernels.reconcile();
-            return new GatewayServer(config, vertx, kernels, cleaned);
+            return new GatewayServer(config, vertx, kernels, cleaned, List.copyOf(locks));
         } catch (IOException | RuntimeException e) {
-            vertx.close();
+            if (vertx != null) {
+                vertx.close();
+            }
+            locks.forEach(DirLock::close);
             throw e;
         }
     }
@@ -74,12 +92,13 @@ public final class GatewayServer implements AutoCloseable {
         String base = config.baseUrl();
         Router r = Router.router(vertx);
         r.route().failureHandler(new ErrorHandler());
+        r.route().handler(connections);
         BodyHandler body = BodyHandler.create(false).setBodyLimit(MAX_REST_BODY);
         for (HttpMethod m : List.of(HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE)) {
             r.route().method(m).handler(body);
         }
         Auth auth = new Auth(config);
-        ServerRoutes server = new ServerRoutes(kernels, base);
+        ServerRoutes server = new ServerRoutes(kernels, connections, base);
         // open: version, login, CORS preflight
         server.mountOpen(r);
         new LoginRoutes(auth).mount(r, base);
@@ -87,7 +106,7 @@ public final class GatewayServer implements AutoCloseable {
         r.route().handler(auth);
         server.mount(r);
         new KernelRoutes(kernels, base).mount(r);
-        r.get(base + "api/kernels/:id/channels").handler(new ChannelsHandler(kernels, config));
+        r.get(base + "api/kernels/:id/channels").handler(new ChannelsHandler(kernels, config, connections));
         new SessionRoutes(new SessionManager(kernels), base).mount(r);
         r.route().last().handler(ctx -> ctx.fail(404));
         return r;
@@ -100,8 +119,14 @@ public final class GatewayServer implements AutoCloseable {
                 .setMaxWebSocketMessageSize(config.maxMessageBytes())
                 .setMaxWebSocketFrameSize(config.maxMessageBytes())
                 .setPerMessageWebSocketCompressionSupported(config.wsCompression())
-                .setPerFrameWebSocketCompressionSupported(config.wsCompression());
-        return vertx.createHttpServer(options).requestHandler(router).listen().map(s -> {
+                .setPerFrameWebSocketCompressionSupported(config.wsCompression())
+                // HTTP/1.1 only, as Jupyter Server: with cleartext HTTP/2 the server waits for a connection's first
+                // bytes before it hands the connection over, so connections that send nothing went uncounted
+                .setHttp2ClearTextEnabled(false)
+                .setIdleTimeout(config.connections().idleTimeoutSeconds())
+                .setIdleTimeoutUnit(java.util.concurrent.TimeUnit.SECONDS);
+        return vertx.createHttpServer(options).connectionHandler(connections::connected).requestHandler(router)
+                .listen().map(s -> {
             server = s;
             kernels.refillPool();
             return s.actualPort();
@@ -122,5 +147,6 @@ public final class GatewayServer implements AutoCloseable {
             server.close().await();
         }
         vertx.close().await();
+        locks.forEach(DirLock::close); // last: until here this gateway's kernels may still be leaving
     }
 }

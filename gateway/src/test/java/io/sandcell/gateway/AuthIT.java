@@ -176,6 +176,38 @@ class AuthIT {
         }
     }
 
+    /** A login form post with a fresh _xsrf pair, from the client's own address. */
+    private static HttpResponse<String> login(HttpClient http, GatewayFixture gw, String password) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(gw.base() + "login"))
+                .header("Content-Type", "application/x-www-form-urlencoded").header("Cookie", "_xsrf=abcdefghijklmnopqrstuvwxyz")
+                .POST(HttpRequest.BodyPublishers.ofString("_xsrf=abcdefghijklmnopqrstuvwxyz&password="
+                        + java.net.URLEncoder.encode(password, "UTF-8"))).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void failedLoginsSlowTheGuessingAddressOnly() throws Exception {
+        String password = "correct horse battery staple";
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--password", password, "--pool-size", "0")) {
+            HttpClient guesser = HttpClient.newHttpClient();
+            for (int i = 0; i < 5; i++) {
+                assertEquals(401, login(guesser, gw, "guess" + i).statusCode(), "a free failure");
+            }
+            assertEquals(401, login(guesser, gw, "guess5").statusCode(), "checked, and the address now waits");
+            for (String attempt : List.of("guess6", password)) {
+                HttpResponse<String> slowed = login(guesser, gw, attempt);
+                assertEquals(429, slowed.statusCode(), slowed.body());
+                assertTrue(slowed.body().contains("too many failed logins"), slowed.body());
+                assertEquals("1", slowed.headers().firstValue("Retry-After").orElse(""));
+            }
+            HttpClient rightful = HttpClient.newBuilder()
+                    .localAddress(java.net.InetAddress.getByName("127.0.0.2")).build();
+            assertEquals(302, login(rightful, gw, password).statusCode(), "another address is not slowed");
+            Thread.sleep(600);
+            assertEquals(302, login(guesser, gw, password).statusCode(), "after the wait the right one gets in");
+            assertEquals(401, login(guesser, gw, "wrong again").statusCode(), "a success started it afresh");
+        }
+    }
+
     @Test
     void noAuthModeAcceptsPostsWithoutXsrf() throws Exception {
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--no-auth")) {

@@ -22,7 +22,10 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
-/** A real gateway on port 0 with real kernels, and plain JDK HTTP and websocket clients to drive it. */
+/**
+ * A real gateway on port 0 with real kernels, and plain JDK HTTP and websocket clients to drive it. The
+ * gateway runs with its defaults, warm pool included, unless a test gives other options.
+ */
 final class GatewayFixture implements AutoCloseable {
     static final String TOKEN = "test-token-0123456789abcdef";
 
@@ -41,9 +44,6 @@ final class GatewayFixture implements AutoCloseable {
         this.data = data;
         List<String> args = new ArrayList<>(List.of("--port", "0", "--data-dir", data.toString()));
         args.addAll(List.of(extraArgs));
-        if (!args.contains("--pool-size")) {
-            args.addAll(List.of("--pool-size", "0"));
-        }
         if (!args.contains("--no-auth") && !args.contains("--token")) {
             args.addAll(List.of("--token", TOKEN));
         }
@@ -213,6 +213,37 @@ final class GatewayFixture implements AutoCloseable {
             }
         }
         return b.toString();
+    }
+
+    /** Ready kernels in the pool, as /api/status reports them. */
+    int poolReady() throws Exception {
+        return json(call("GET", "api/status", null)).get("pool_ready").asInt();
+    }
+
+    /** Waits (up to 120 s) until the pool holds at least n ready kernels. */
+    void awaitPool(int n) throws Exception {
+        long deadline = System.currentTimeMillis() + 120_000;
+        while (poolReady() < n) {
+            if (System.currentTimeMillis() > deadline) {
+                throw new AssertionError("the pool did not fill to " + n);
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    /** The messages of one execution, from a new websocket. */
+    List<JsonNode> execute(String kernel, String code) throws Exception {
+        Ws ws = connect(kernel, null, null);
+        String id = UUID.randomUUID().toString();
+        ws.sendText(executeRequest(id, code));
+        List<JsonNode> msgs = untilIdle(ws, id, 120);
+        ws.socket.abort();
+        return msgs;
+    }
+
+    /** What one execution printed to stdout, from a new websocket. */
+    String run(String kernel, String code) throws Exception {
+        return stdout(execute(kernel, code));
     }
 
     @Override

@@ -2,11 +2,13 @@ package io.sandcell.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.sandcell.protocol.ConnectionInfo;
 import io.sandcell.protocol.Json;
+import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -86,7 +88,7 @@ class LifecycleIT {
         // Java's ahead-of-time cache from JDK 25 on (a training run, then the gateway assembles it), a
         // dynamic class-data archive before
         boolean aot = Runtime.version().feature() >= 25;
-        try (GatewayFixture gw = new GatewayFixture(data)) {
+        try (GatewayFixture gw = new GatewayFixture(data, "--pool-size", "0")) { // the client's is the first kernel
             String first = gw.startKernel();
             assertTrue(kernelProcess(first).info().commandLine().orElse("")
                     .contains(aot ? "-XX:AOTMode=record" : "-XX:ArchiveClassesAtExit="));
@@ -183,11 +185,33 @@ class LifecycleIT {
         orphan.waitFor();
         assertTrue(Files.isDirectory(data.resolve("kernels").resolve(id)));
         assertFalse(sandboxCgroups(id).isEmpty(), "the orphan's sandbox has cgroups");
-        try (GatewayFixture gw = new GatewayFixture(data)) {
+        try (GatewayFixture gw = new GatewayFixture(data, "--pool-size", "0")) { // nothing may be there after it
             assertEquals(1, gw.server.reconciled());
             assertEquals(List.of(), Leaks.leftovers(data));
             // runsc leaves a killed sandbox's cgroups behind: the gateway removes them with the rest
             assertEquals(List.of(), sandboxCgroups(id));
+        }
+    }
+
+    @Test
+    void aSecondGatewayOnTheSameDirectoriesIsRefusedAndTheFirstKeepsItsKernels() throws Exception {
+        Path data = tmp.resolve("data");
+        try (GatewayFixture gw = new GatewayFixture(data, "--pool-size", "0")) {
+            String k = gw.startKernel();
+            assertEquals("1\n", gw.run(k, "x = 1\nprint(x)"));
+            String pid = "pid " + ProcessHandle.current().pid();
+            IOException same = assertThrows(IOException.class, () -> new GatewayFixture(data));
+            assertTrue(same.getMessage().contains("data dir " + data + " is in use by another gateway (" + pid),
+                    same.getMessage());
+            IOException runtime = assertThrows(IOException.class, () -> new GatewayFixture(tmp.resolve("other"),
+                    "--runtime-dir", data.resolve("runtime").toString()));
+            assertTrue(runtime.getMessage().contains("runtime dir") && runtime.getMessage().contains(pid),
+                    runtime.getMessage());
+            assertEquals("1\n", gw.run(k, "print(x)"), "the first gateway's kernel lives on with its state");
+            assertTrue(Files.isDirectory(data.resolve("kernels").resolve(k)));
+        }
+        try (GatewayFixture again = new GatewayFixture(data, "--pool-size", "0")) {
+            assertEquals(0, again.server.reconciled(), "the lock went with the first gateway, which left nothing");
         }
     }
 

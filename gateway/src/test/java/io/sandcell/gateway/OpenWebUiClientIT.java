@@ -40,8 +40,13 @@ class OpenWebUiClientIT {
     }
 
     private void flow(String mode, String secret, int calls, String... gatewayArgs) throws Exception {
+        flow(Map.of(), mode, secret, calls, gatewayArgs);
+    }
+
+    private void flow(Map<String, String> env, String mode, String secret, int calls, String... gatewayArgs)
+            throws Exception {
         List<String> args = new ArrayList<>(List.of(gatewayArgs));
-        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), args.toArray(String[]::new))) {
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), env, args.toArray(String[]::new))) {
             List<String> cmd = new ArrayList<>(List.of("/usr/bin/python3", clients().resolve("openwebui_client.py")
                     .toString(), gw.base(), mode, secret, String.valueOf(calls)));
             if (args.contains("--max-iopub-message-mb")) {
@@ -58,9 +63,15 @@ class OpenWebUiClientIT {
         }
     }
 
+    /**
+     * Ends with a 64 MiB cell. IPython holds several copies of a cell while it compiles it, and a pooled kernel
+     * has numpy, pandas and matplotlib loaded: within the default 1 GiB it takes cells up to about 48 MiB and
+     * answers a 64 MiB one with a MemoryError, so this gateway gives its kernels 2 GiB, as a deployment that
+     * takes such cells would.
+     */
     @Test
     void tokenModeFiftyCallsInARow() throws Exception {
-        flow("token", GatewayFixture.TOKEN, 50);
+        flow(Map.of("SANDCELL_MEMORY_MB", "2048"), "token", GatewayFixture.TOKEN, 50);
     }
 
     @Test

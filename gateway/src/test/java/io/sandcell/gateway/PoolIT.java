@@ -20,22 +20,6 @@ class PoolIT {
     @TempDir
     Path tmp;
 
-    private static int poolReady(GatewayFixture gw) throws Exception {
-        return GatewayFixture.json(gw.call("GET", "api/status", null)).get("pool_ready").asInt();
-    }
-
-    private static void awaitPool(GatewayFixture gw, int n) throws Exception {
-        long deadline = System.currentTimeMillis() + 120_000;
-        while (poolReady(gw) < n) {
-            assertTrue(System.currentTimeMillis() < deadline, "the pool did not fill");
-            Thread.sleep(200);
-        }
-    }
-
-    private static String run(GatewayFixture gw, String kernel, String code) throws Exception {
-        return GatewayFixture.stdout(execute(gw, kernel, code));
-    }
-
     /** The kernel's own kernel_info_reply content, asked over a websocket. */
     private static JsonNode kernelInfo(GatewayFixture gw, String kernel) throws Exception {
         GatewayFixture.Ws ws = gw.connect(kernel, null, null);
@@ -58,16 +42,6 @@ class PoolIT {
         }
     }
 
-    /** The messages of one execution, from a new websocket. */
-    private static List<JsonNode> execute(GatewayFixture gw, String kernel, String code) throws Exception {
-        GatewayFixture.Ws ws = gw.connect(kernel, null, null);
-        String id = UUID.randomUUID().toString();
-        ws.sendText(GatewayFixture.executeRequest(id, code));
-        List<JsonNode> msgs = GatewayFixture.untilIdle(ws, id, 120);
-        ws.socket.abort();
-        return msgs;
-    }
-
     private static List<JsonNode> ofType(List<JsonNode> msgs, String type) {
         return msgs.stream().filter(m -> type.equals(m.path("msg_type").asText())).toList();
     }
@@ -84,10 +58,10 @@ class PoolIT {
     void warmUpsLeaveNoTraceInTheFirstCell() throws Exception {
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--pool-size", "1")) {
             for (String expectedStart : List.of("cold", "restored")) {
-                awaitPool(gw, 1);
+                gw.awaitPool(1);
                 String kernel = gw.startKernel();
                 assertEquals(expectedStart, kernelInfo(gw, kernel).at("/sandbox/start").asText());
-                List<JsonNode> msgs = execute(gw, kernel, "print('hello')\nimport matplotlib.pyplot as plt\n"
+                List<JsonNode> msgs = gw.execute(kernel, "print('hello')\nimport matplotlib.pyplot as plt\n"
                         + "plt.plot([1, 2, 3])\nplt.show()");
                 assertEquals("hello\n", GatewayFixture.stdout(msgs), expectedStart + ": " + msgs);
                 List<JsonNode> images = ofType(msgs, "display_data").stream()
@@ -97,7 +71,7 @@ class PoolIT {
                 assertEquals(1, ofType(msgs, "execute_input").get(0).at("/content/execution_count").asInt(),
                         expectedStart + ": the first cell is number 1");
                 assertEquals("3 [] False True b'%PDF-' b'%!PS-' True\n",
-                        run(gw, kernel, "import matplotlib.font_manager as fm, sys\n"
+                        gw.run(kernel, "import matplotlib.font_manager as fm, sys\n"
                                 + "print(len(In), plt.get_fignums(), hasattr(sys, 'last_value'), fm._sandcell_fonts, "
                                 + "end=' ')\n"
                                 + "plt.plot([1]); plt.title('π'); plt.savefig('/tmp/a.pdf'); plt.savefig('/tmp/a.ps')\n"
@@ -107,7 +81,7 @@ class PoolIT {
                         expectedStart + ": no warm-up cell in the history, no figure left open, no error of the "
                                 + "traceback warm-up left, fonts in memory");
                 // the image holds a formatted traceback: a cell's error is still the cell's own, and shown
-                msgs = execute(gw, kernel, "x = 1\n1/0");
+                msgs = gw.execute(kernel, "x = 1\n1/0");
                 List<JsonNode> errors = ofType(msgs, "error");
                 assertEquals(1, errors.size(), expectedStart + ": " + msgs);
                 assertEquals("ZeroDivisionError", errors.get(0).at("/content/ename").asText());
@@ -116,7 +90,7 @@ class PoolIT {
                 assertEquals(3, ofType(msgs, "execute_input").get(0).at("/content/execution_count").asInt(),
                         expectedStart + ": " + msgs);
                 // and one with a DataFrame formatted: a cell's DataFrame is its own result, as HTML and text
-                msgs = execute(gw, kernel, "import pandas as pd\npd.DataFrame({'col': [7]})");
+                msgs = gw.execute(kernel, "import pandas as pd\npd.DataFrame({'col': [7]})");
                 List<JsonNode> results = ofType(msgs, "execute_result");
                 assertEquals(1, results.size(), expectedStart + ": " + msgs);
                 assertEquals(4, results.get(0).at("/content/execution_count").asInt());
@@ -142,7 +116,7 @@ class PoolIT {
     void aRefillWaitsForTheFirstCellOfTheKernelHandedOutUnlessThePoolIsEmpty() throws Exception {
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--pool-size", "2", "--pool-preload",
                 "json", "--pool-refill-wait", "600000")) {
-            awaitPool(gw, 2);
+            gw.awaitPool(2);
             // the kernel next in line waits thawed, the one behind it frozen (no CPU) until it is next
             List<String> waiting;
             try (var dirs = java.nio.file.Files.list(tmp.resolve("data").resolve("kernels"))) {
@@ -162,24 +136,24 @@ class PoolIT {
             Thread.sleep(500);
             // its threads waking would share the CPU with the client's call: it is thawed when a refill may go
             assertTrue(freezer.frozen(frozen.get(0)), "the one behind it stays frozen until the first cell");
-            assertEquals(1, poolReady(gw));
+            assertEquals(1, gw.poolReady());
             assertEquals(0, poolStarting(gw), "no refill before the kernel handed out has run its first cell");
             String metrics = gw.call("GET", "metrics", null).body();
             assertTrue(metrics.contains("\nsandcell_pool_ready 1\n") && metrics.contains("\nsandcell_pool_starting 0\n"),
                     metrics);
-            assertEquals("1\n", run(gw, first, "print(1)"));
-            awaitPool(gw, 2);
+            assertEquals("1\n", gw.run(first, "print(1)"));
+            gw.awaitPool(2);
             assertFalse(freezer.frozen(frozen.get(0)), "the one behind it is next in line now: thawed");
             String second = gw.startKernel();
             Thread.sleep(500);
             assertEquals(0, poolStarting(gw), "no refill before the kernel handed out has run its first cell");
             assertEquals(204, gw.call("DELETE", "api/kernels/" + second, null).statusCode());
-            awaitPool(gw, 2);
+            gw.awaitPool(2);
             // two requests in a row empty the pool: the refill starts without waiting for their cells
             String third = gw.startKernel();
             String fourth = gw.startKernel();
             long deadline = System.currentTimeMillis() + 5_000;
-            while (poolStarting(gw) == 0 && poolReady(gw) == 0) {
+            while (poolStarting(gw) == 0 && gw.poolReady() == 0) {
                 assertTrue(System.currentTimeMillis() < deadline, "an empty pool was not refilled at once");
                 Thread.sleep(50);
             }
@@ -201,19 +175,19 @@ class PoolIT {
         String[] args = {"--pool-size", "1", "--pool-preload", "wave,tabnanny"};
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), args)) {
             String early = gw.startKernel();
-            assertEquals("False False\n", run(gw, early, probe), "no image yet: started without the preloads");
-            awaitPool(gw, 1);
+            assertEquals("False False\n", gw.run(early, probe), "no image yet: started without the preloads");
+            gw.awaitPool(1);
             String pooled = gw.startKernel();
-            assertEquals("True True\n", run(gw, pooled, probe), "the pool's kernels import them");
+            assertEquals("True True\n", gw.run(pooled, probe), "the pool's kernels import them");
         }
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), args)) {
             String first = gw.startKernel(); // at once: the pool's first kernel is still starting
             assertTrue(gw.call("GET", "metrics", null).body()
                     .contains("\nsandcell_kernel_starts_total{source=\"cold\"} 1\n"), "not from the pool");
-            assertEquals("True True\n", run(gw, first, probe), "the image exists: restored with the preloads");
+            assertEquals("True True\n", gw.run(first, probe), "the image exists: restored with the preloads");
             assertEquals("restored", kernelInfo(gw, first).at("/sandbox/start").asText());
             assertTrue(kernelLog(gw, first).contains("warm-up: cell)"), "a client waits: no figure in the warm-up");
-            awaitPool(gw, 1);
+            gw.awaitPool(1);
             String pooled = gw.startKernel();
             assertTrue(kernelLog(gw, pooled).contains("warm-up: plot)"), "the pool's kernels warm up a plot too");
         }
@@ -227,7 +201,7 @@ class PoolIT {
     void pooledKernelsArePreloadedUsedOnceAndReplaced() throws Exception {
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--pool-size", "1", "--pool-preload",
                 "json,decimal")) {
-            awaitPool(gw, 1);
+            gw.awaitPool(1);
             assertEquals("[]", gw.call("GET", "api/kernels", null).body(), "pooled kernels are not listed");
             String first = gw.startKernel();
             assertTrue(gw.call("GET", "metrics", null).body()
@@ -237,24 +211,24 @@ class PoolIT {
             JsonNode sandbox = kernelInfo(gw, first).get("sandbox");
             assertEquals("ready", sandbox.get("state").asText(), "its sandbox is up and preloaded: " + sandbox);
             assertEquals("cold", sandbox.get("start").asText(), "the first one starts cold: " + sandbox);
-            assertEquals("True True []\n", run(gw, first, "import sys, os\n"
+            assertEquals("True True []\n", gw.run(first, "import sys, os\n"
                     + "print('json' in sys.modules, 'decimal' in sys.modules, os.listdir('.'))\n"
                     + "open('mine.txt', 'w').write('x')"));
-            awaitPool(gw, 1);
+            gw.awaitPool(1);
             String second = gw.startKernel();
             assertNotEquals(first, second);
             sandbox = kernelInfo(gw, second).get("sandbox");
             assertEquals("ready", sandbox.get("state").asText(), sandbox.toString());
             assertEquals("restored", sandbox.get("start").asText(), "later ones come from its image: " + sandbox);
-            assertEquals("[]\n", run(gw, second, "import os\nprint(os.listdir('.'))"),
+            assertEquals("[]\n", gw.run(second, "import os\nprint(os.listdir('.'))"),
                     "a fresh workspace: nothing of the first kernel's");
             assertEquals(204, gw.call("DELETE", "api/kernels/" + first, null).statusCode());
             assertEquals(204, gw.call("DELETE", "api/kernels/" + second, null).statusCode());
             // a request with env does not take a pooled kernel: it is started with that env
-            awaitPool(gw, 1);
+            gw.awaitPool(1);
             String withEnv = GatewayFixture.json(gw.call("POST", "api/kernels",
                     "{\"env\": {\"KERNEL_USERNAME\": \"ada\"}}")).get("id").asText();
-            assertEquals(1, poolReady(gw));
+            assertEquals(1, gw.poolReady());
             assertEquals(204, gw.call("DELETE", "api/kernels/" + withEnv, null).statusCode());
         }
     }

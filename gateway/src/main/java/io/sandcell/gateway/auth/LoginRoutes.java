@@ -17,6 +17,7 @@ import java.security.MessageDigest;
  */
 public final class LoginRoutes {
     private final Auth auth;
+    private final LoginThrottle throttle = new LoginThrottle(System::nanoTime);
 
     public LoginRoutes(Auth auth) {
         this.auth = auth;
@@ -59,9 +60,19 @@ public final class LoginRoutes {
                 StandardCharsets.UTF_8), formXsrf.getBytes(StandardCharsets.UTF_8))) {
             throw ApiException.forbidden("'_xsrf' argument missing or incorrect");
         }
+        String client = ctx.request().remoteAddress().hostAddress();
+        long waitMs = throttle.waitMs(client);
+        if (waitMs > 0) {
+            long seconds = (waitMs + 999) / 1000;
+            ctx.response().putHeader("Retry-After", String.valueOf(seconds));
+            throw new ApiException(429, "Too Many Requests", "too many failed logins from this address: try again in "
+                    + seconds + " s");
+        }
         if (!auth.passwordMatches(ctx.request().getFormAttribute("password"))) {
+            throttle.failed(client);
             throw ApiException.unauthorized("Invalid credentials");
         }
+        throttle.succeeded(client);
         ctx.response().addCookie(auth.newLogin());
         redirect(ctx);
     }

@@ -39,6 +39,7 @@ import java.util.Map;
  * @param poolRefillConcurrency how many pooled kernels may be starting at once
  * @param poolRefillWaitMs the longest a pool refill waits for clients' running cells, in milliseconds
  * @param tools the OpenAPI tool server's settings
+ * @param connections limits on clients' connections
  */
 public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMode, String token, String password,
                             List<String> allowOrigins, Path dataDir, Path runtimeDir, Path kernelspecDir,
@@ -47,7 +48,7 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
                             List<String> allowedEnv, int maxMessageBytes, int maxIopubMessageBytes,
                             int offlineBufferMessages, boolean wsCompression, int kernelStartTimeoutSeconds,
                             int poolSize, List<String> poolPreload, int poolRefillConcurrency, int poolRefillWaitMs,
-                            ToolConfig tools) {
+                            ToolConfig tools, ConnectionConfig connections) {
 
     /** How clients prove who they are. */
     public enum AuthMode { TOKEN, PASSWORD, NONE }
@@ -111,6 +112,7 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
                                 + "kernel just handed out, and 50 ms after a cell's answer) so as not to slow them; 0 "
                                 + "refills at once")));
         specs.addAll(ToolConfig.options());
+        specs.addAll(ConnectionConfig.options());
         specs.add(Spec.flag("--help", null, "show this help").withAlias("-h"));
         return new Options(specs);
     }
@@ -169,7 +171,7 @@ public record GatewayConfig(String ip, int port, String baseUrl, AuthMode authMo
                 p.list("--allowed-env"), maxMessage, maxIopub, nonNegative(p, "--offline-buffer"),
                 p.bool("--ws-compression"), positive(p, "--kernel-start-timeout"), nonNegative(p, "--pool-size"),
                 preload(p), positive(p, "--pool-refill-concurrency"), nonNegative(p, "--pool-refill-wait"),
-                ToolConfig.from(p));
+                ToolConfig.from(p), ConnectionConfig.from(p));
     }
 
     public static GatewayConfig parse(String[] args, Map<String, String> env) throws UsageException {

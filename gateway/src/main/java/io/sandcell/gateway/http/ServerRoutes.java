@@ -15,11 +15,13 @@ public final class ServerRoutes {
     public static final String GATEWAY_VERSION = "sandcell 0.1.0";
 
     private final KernelManager kernels;
+    private final ConnectionGuard connections;
     private final String base;
     private final Instant started = Instant.now();
 
-    public ServerRoutes(KernelManager kernels, String base) {
+    public ServerRoutes(KernelManager kernels, ConnectionGuard connections, String base) {
         this.kernels = kernels;
+        this.connections = connections;
         this.base = base;
     }
 
@@ -33,7 +35,7 @@ public final class ServerRoutes {
 
     public void mount(Router router) {
         router.get(base + "metrics").handler(ctx -> ctx.response().putHeader("Content-Type",
-                "text/plain; version=0.0.4; charset=utf-8").end(kernels.metricsText()));
+                "text/plain; version=0.0.4; charset=utf-8").end(kernels.metricsText() + connectionMetrics()));
         router.get(base + "api/status").handler(ctx -> {
             Instant last = started;
             int connections = 0;
@@ -56,5 +58,15 @@ public final class ServerRoutes {
             body.putObject("permissions");
             Responses.json(ctx, 200, body);
         });
+    }
+
+    private String connectionMetrics() {
+        return "# HELP sandcell_http_connections Client connections open.\n# TYPE sandcell_http_connections gauge\n"
+                + "sandcell_http_connections " + connections.open() + "\n"
+                + "# HELP sandcell_http_connections_closed_total Connections the gateway closed: to make room past "
+                + "--max-connections, or for sending no request in time.\n"
+                + "# TYPE sandcell_http_connections_closed_total counter\n"
+                + "sandcell_http_connections_closed_total{why=\"room\"} " + connections.closedForRoom() + "\n"
+                + "sandcell_http_connections_closed_total{why=\"silent\"} " + connections.closedSilent() + "\n";
     }
 }

@@ -7,6 +7,7 @@ import io.sandcell.protocol.ConnectionInfo;
 import io.sandcell.protocol.Header;
 import io.sandcell.protocol.Json;
 import io.sandcell.protocol.Message;
+import io.sandcell.sandbox.CappedLog;
 import io.sandcell.sandbox.Freezer;
 import io.sandcell.sandbox.ProcessLauncher;
 import io.vertx.core.Future;
@@ -72,6 +73,10 @@ public final class ManagedKernel implements KernelChannels.Listener {
     /** The warm-up's idle came: the kernel has finished it, sandbox included (it may then be frozen). */
     private volatile boolean warmedUp;
     private volatile boolean stopping;
+    /** Guards the process's launch and replacement against a shutdown, and the chain of restarts. */
+    private final Object processLock = new Object();
+    /** The last restart asked for: the next one waits for it. */
+    private Future<Void> lastRestart = Future.succeededFuture(); // guarded by processLock
     /** When each client's execute_request was sent, by msg_id, until its reply. */
     private final Map<String, Long> executeSent = new ConcurrentHashMap<>();
     private volatile long launchedNanos;
@@ -180,8 +185,8 @@ public final class ManagedKernel implements KernelChannels.Listener {
         if (cds != null) {
             argv.addAll(5, cds.flags()); // right after the java command
         }
+        // the log goes through a pipe to a capped file: what a kernel logs can follow from what its cells do
         ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         pb.environment().clear();
         pb.environment().putAll(env);
@@ -193,14 +198,21 @@ public final class ManagedKernel implements KernelChannels.Listener {
         recordsClassData = cds != null && cds.records();
         Process proc;
         try {
-            proc = launcher.start(pb);
+            synchronized (processLock) {
+                if (stopping) {
+                    throw new IOException("the kernel is shutting down");
+                }
+                proc = launcher.start(pb);
+                process = proc;
+            }
+            CappedLog.drain(proc.getInputStream(), logFile, CappedLog.MAX_BYTES,
+                    "kernel-log-" + id.substring(0, 8));
         } catch (IOException e) {
             if (cds != null) {
                 cds.onExit().accept(-1); // no process: give up any recording this launch claimed
             }
             throw e;
         }
-        process = proc;
         proc.onExit().thenAccept(this::exited);
         if (cds != null) {
             proc.onExit().thenAccept(p -> cds.onExit().accept(p.exitValue()));
@@ -397,13 +409,16 @@ public final class ManagedKernel implements KernelChannels.Listener {
                 sawIopub = true; // the nudge's own idle: iopub is live and the kernel is idle
                 readyCheck();
             }
-            if ("status".equals(message.msgType()) && state != KernelState.RESTARTING && state != KernelState.DEAD) {
+            if ("status".equals(message.msgType())) {
                 String s = message.content().path("execution_state").asText();
-                if ("busy".equals(s)) {
-                    state = KernelState.BUSY;
-                } else if ("idle".equals(s) && state != KernelState.STARTING) {
-                    state = KernelState.IDLE;
+                if (state != KernelState.RESTARTING && state != KernelState.DEAD) {
+                    if ("busy".equals(s)) {
+                        state = KernelState.BUSY;
+                    } else if ("idle".equals(s) && state != KernelState.STARTING) {
+                        state = KernelState.IDLE;
+                    }
                 }
+                // also while restarting: a pooled kernel's restart is ready only once its warm-up has run
                 if ("idle".equals(s) && warmSent && !warmedUp
                         && message.parentHeader().path("msg_id").asText().equals(warmMsgId)) {
                     warmedUp = true; // its idle, not its reply: only then is the kernel idle again
@@ -549,32 +564,55 @@ public final class ManagedKernel implements KernelChannels.Listener {
 
     /**
      * Restarts: the clients see {@code restarting}; the old process is asked to shut down (and killed if it
-     * does not), then a new one starts on the same ports. Runs blocking steps off the event loop.
+     * does not), then a new one starts on the same ports. Restarts of one kernel run one after another, each
+     * answered: a second process launched while the first still held the ports would never bind them.
      */
     public Future<Void> restart() {
+        Promise<Void> done = Promise.promise();
+        Future<Void> previous;
+        synchronized (processLock) {
+            previous = lastRestart;
+            lastRestart = done.future();
+        }
+        previous.onComplete(r -> restartNow().onComplete(done));
+        return done.future();
+    }
+
+    private Future<Void> restartNow() {
+        if (stopping) {
+            return Future.failedFuture("the kernel is shutting down");
+        }
         state = KernelState.RESTARTING;
         deathReason = null;
         executeSent.clear(); // the old process answers none of them
         broadcastStatus("restarting");
         Promise<Void> p = Promise.promise();
         ready = p;
-        Process old = process;
-        process = null; // its exit is expected now
-        return vertx.executeBlocking(() -> {
+        Process old;
+        synchronized (processLock) {
+            old = process;
+            process = null; // its exit is expected now
+        }
+        vertx.executeBlocking(() -> {
             stopProcess(old, true);
             launch();
             return null;
-        }, false).compose(v -> p.future());
+        }, false).onFailure(e -> fail("restarting the kernel failed: " + e.getMessage()));
+        return p.future();
     }
 
     /** Shuts down the process and the channels, closing every client. Blocking; call off the event loop. */
     void shutdownBlocking() {
         thawSandbox(); // a frozen sandbox would not die
-        stopping = true;
+        Process proc;
+        synchronized (processLock) {
+            stopping = true; // a restart under way launches nothing more
+            proc = process;
+        }
         state = KernelState.STOPPED;
         clients.values().forEach(c -> c.close("kernel shut down"));
         clients.clear();
-        stopProcess(process, false);
+        stopProcess(proc, false);
         channels.close();
         try {
             Files.deleteIfExists(connectionFile);

@@ -2,6 +2,7 @@ package io.sandcell.gateway.ws;
 
 import io.sandcell.gateway.config.GatewayConfig;
 import io.sandcell.gateway.http.ApiException;
+import io.sandcell.gateway.http.ConnectionGuard;
 import io.sandcell.gateway.kernels.KernelManager;
 import io.sandcell.gateway.kernels.ManagedKernel;
 import io.vertx.core.Handler;
@@ -17,10 +18,12 @@ import java.util.UUID;
 public final class ChannelsHandler implements Handler<RoutingContext> {
     private final KernelManager kernels;
     private final GatewayConfig config;
+    private final ConnectionGuard connections;
 
-    public ChannelsHandler(KernelManager kernels, GatewayConfig config) {
+    public ChannelsHandler(KernelManager kernels, GatewayConfig config, ConnectionGuard connections) {
         this.kernels = kernels;
         this.config = config;
+        this.connections = connections;
     }
 
     @Override
@@ -37,9 +40,11 @@ public final class ChannelsHandler implements Handler<RoutingContext> {
             throw ApiException.badRequest("session_id must be at most 128 letters, digits, '.', '_', ':' or '-'");
         }
         String sessionId = session;
-        ctx.request().toWebSocket().onSuccess(ws -> new ClientConnection(ws, ctx.vertx().getOrCreateContext(),
-                kernel, sessionId, config.maxIopubMessageBytes()).start())
-                .onFailure(ctx::fail);
+        ctx.request().toWebSocket().onSuccess(ws -> {
+            Runnable closed = connections.webSocket(ctx.request().connection());
+            new ClientConnection(ws, ctx.vertx().getOrCreateContext(), kernel, sessionId,
+                    config.maxIopubMessageBytes()).start(config.connections().pingIntervalMs(), closed);
+        }).onFailure(ctx::fail);
     }
 
     /** An Origin must be the server's own host or on the allow-list; no Origin (non-browser) is fine. */

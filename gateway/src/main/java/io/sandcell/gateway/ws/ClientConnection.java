@@ -46,6 +46,8 @@ final class ClientConnection implements KernelClient {
     private volatile Message lastDropped;
     private boolean ready;
     private boolean closed;
+    private long pingTimer = -1;
+    private Runnable whenClosed = () -> { };
 
     ClientConnection(ServerWebSocket ws, Context context, ManagedKernel kernel, String session, int maxOutgoing) {
         this.ws = ws;
@@ -61,7 +63,19 @@ final class ClientConnection implements KernelClient {
         return session;
     }
 
-    void start() {
+    /**
+     * Attaches the client to its kernel.
+     *
+     * @param pingMs how often to ping the client, so that a quiet kernel's websocket outlives the idle timeout
+     * @param whenClosed run once the websocket has closed
+     */
+    void start(long pingMs, Runnable whenClosed) {
+        this.whenClosed = whenClosed;
+        pingTimer = context.owner().setPeriodic(pingMs, id -> {
+            if (!closed) {
+                ws.writePing(Buffer.buffer());
+            }
+        });
         ws.setWriteQueueMaxSize(WRITE_QUEUE_BYTES);
         ws.drainHandler(v -> reportDropped());
         ws.textMessageHandler(this::onText);
@@ -241,7 +255,9 @@ final class ClientConnection implements KernelClient {
 
     private void onClosed() {
         closed = true;
+        context.owner().cancelTimer(pingTimer);
         kernel.detach(this);
+        whenClosed.run();
     }
 
     @Override
