@@ -164,6 +164,23 @@ async def checks(session, owui):
         assert status == 404 and secret not in data, (url, status, data[:100])
     check("a symlink to a host file in the workspace is never listed or downloaded")
 
+    # File names are bytes: a backslash, bytes that are not UTF-8, and two names that decode to the same text
+    odd = [(b"odd/..\\..\\win.txt", b"backslashes"), (b"odd/col\xff.txt", b"a byte that is not UTF-8"),
+           (b"odd/col\xef\xbf\xbd.txt", b"U+FFFD itself"), (b"odd/dir\xfe/inner.txt", b"in a directory not UTF-8")]
+    make = ("import os\nfor name, data in %r:\n    path = b'/mnt/data/' + name\n"
+            "    os.makedirs(os.path.dirname(path), exist_ok=True)\n    open(path, 'wb').write(data)\nNone") % (odd,)
+    status, r = await owui.call("execute_python", {"code": make}, chat="chat-a", user="alice")
+    assert r["status"] == "ok" and len(r["files"]) == 4, r
+    assert "odd/..\\..\\win.txt" in [f["name"] for f in r["files"]], r["files"]
+    assert len({f["url"] for f in r["files"]}) == 4, r["files"]
+    served = set()
+    for f in r["files"]:
+        status, _, data = await fetch(session, f["url"])
+        assert status == 200 and f["size"] == len(data), (f, status, data[:100])
+        served.add(data)
+    assert served == {data for _, data in odd}, served
+    check("every listed file, whatever the bytes of its name, has a link that serves exactly that file")
+
     status, r = await owui.call("execute_python", {"code": "keep = 1\nprint('partial', flush=True)\n"
                                                             "import time\ntime.sleep(600)"},
                                 chat="chat-a", user="alice")
@@ -199,6 +216,16 @@ async def checks(session, owui):
     status, r = await owui.call("execute_python", {"code": "print(mark)"}, chat="c4", user="bob")
     assert r["stdout"] == "c4\n", r
     check("a user's chats beyond the cap make the least recently used one give way")
+
+    # chats that name no user count as one user: leaving the user id out skips no cap
+    for chat in ("n1", "n2", "n3", "n4"):
+        status, r = await owui.call("execute_python", {"code": "mark = %r" % chat}, chat=chat)
+        assert status == 200 and r["status"] == "ok", r
+    status, r = await owui.call("execute_python", {"code": "print(mark)"}, chat="n1")
+    assert r["status"] == "error" and "NameError" in r["stderr"], r
+    status, r = await owui.call("execute_python", {"code": "print(mark)"}, chat="n4")
+    assert r["stdout"] == "n4\n", r
+    check("chats without a user id share one cap")
 
     for body, why in ((b"not json", "valid JSON"), (b"[1]", "JSON object"), (b'{"code": 5}', "string"),
                       (b"{}", "JSON object")):

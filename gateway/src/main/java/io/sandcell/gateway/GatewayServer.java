@@ -13,6 +13,7 @@ import io.sandcell.gateway.sessions.SessionManager;
 import io.sandcell.gateway.sessions.SessionRoutes;
 import io.sandcell.gateway.tools.ToolRoutes;
 import io.sandcell.gateway.ws.ChannelsHandler;
+import io.sandcell.gateway.ws.OutboundBudget;
 import io.sandcell.gateway.ws.WsFrames;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -42,6 +43,7 @@ public final class GatewayServer implements AutoCloseable {
     private final ToolRoutes tools;
     private final Router router;
     private final ConnectionGuard connections;
+    private final OutboundBudget outbound;
     private HttpServer server;
     private final int reconciled;
     private final List<DirLock> locks;
@@ -55,6 +57,7 @@ public final class GatewayServer implements AutoCloseable {
         this.locks = locks;
         this.tools = new ToolRoutes(config, kernels, vertx);
         this.connections = new ConnectionGuard(vertx, config.connections());
+        this.outbound = new OutboundBudget(config.connections().maxOutboundBytes());
         this.router = routes();
     }
 
@@ -98,7 +101,7 @@ public final class GatewayServer implements AutoCloseable {
             r.route().method(m).handler(body);
         }
         Auth auth = new Auth(config);
-        ServerRoutes server = new ServerRoutes(kernels, connections, base);
+        ServerRoutes server = new ServerRoutes(kernels, connections, outbound, base);
         // open: version, login, CORS preflight
         server.mountOpen(r);
         new LoginRoutes(auth).mount(r, base);
@@ -106,7 +109,7 @@ public final class GatewayServer implements AutoCloseable {
         r.route().handler(auth);
         server.mount(r);
         new KernelRoutes(kernels, base).mount(r);
-        r.get(base + "api/kernels/:id/channels").handler(new ChannelsHandler(kernels, config, connections));
+        r.get(base + "api/kernels/:id/channels").handler(new ChannelsHandler(kernels, config, connections, outbound));
         new SessionRoutes(new SessionManager(kernels), base).mount(r);
         r.route().last().handler(ctx -> ctx.fail(404));
         return r;

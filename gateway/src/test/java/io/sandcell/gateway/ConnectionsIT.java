@@ -75,6 +75,49 @@ class ConnectionsIT {
     }
 
     @Test
+    void clientsThatDoNotReadHoldNoMoreThanTheOutboundBudget() throws Exception {
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--pool-size", "0",
+                "--max-clients-per-kernel", "9", "--max-outbound-mb", "16")) {
+            String k = gw.startKernel();
+            List<GatewayFixture.Ws> stalled = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                stalled.add(gw.connect(k, null, null, true)); // reads one frame, then nothing
+            }
+            GatewayFixture.Ws reader = gw.connect(k, null, null);
+            var refused = org.junit.jupiter.api.Assertions.assertThrows(java.util.concurrent.CompletionException.class,
+                    () -> gw.connect(k, null, null));
+            assertTrue(refused.getCause() instanceof java.net.http.WebSocketHandshakeException h
+                    && h.getResponse().statusCode() == 429, "a tenth client is refused: " + refused.getCause());
+            String msg = UUID.randomUUID().toString();
+            // 24 MiB of output in 1 MiB lines (the kernel's rate limit lets about half through)
+            reader.sendText(GatewayFixture.executeRequest(msg, "for i in range(24):\n    print('x' * (1 << 20))"));
+            long most = 0;
+            long deadline = System.currentTimeMillis() + 60_000;
+            List<com.fasterxml.jackson.databind.JsonNode> got = new ArrayList<>();
+            var done = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return GatewayFixture.untilIdle(reader, msg, 120);
+                } catch (Exception ex) {
+                    throw new IllegalStateException(ex);
+                }
+            });
+            while (!done.isDone() && System.currentTimeMillis() < deadline) {
+                most = Math.max(most, metric(gw, "sandcell_ws_outbound_bytes"));
+                Thread.sleep(100);
+            }
+            got.addAll(done.join());
+            // the budget, and past it at most about a message (1 MiB here) for each of the nine clients
+            assertTrue(most <= (16 + 2 * 9) << 20, "outbound bytes peaked at " + most);
+            assertTrue(most > 0, "the stalled clients were written to");
+            assertTrue(GatewayFixture.stdout(got).length() >= 4 << 20, "the client that reads got output");
+            assertTrue(got.stream().noneMatch(m -> m.at("/content/text").asText().contains("not reading them fast")),
+                    "the client that reads lost nothing to the others");
+            stalled.forEach(w -> w.socket.abort());
+            reader.socket.abort();
+        }
+    }
+
+    @Test
     void aKernelWebsocketOutlivesTheIdleTimeoutAndLeavesNoTrace() throws Exception {
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--pool-size", "0",
                 "--idle-timeout", "10")) {

@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Checks that shut-down kernels left no kernel process, sandbox or directory behind. */
+/** Checks that shut-down kernels left no kernel process, sandbox, mount or directory behind. */
 final class Leaks {
     private Leaks() {}
 
@@ -74,6 +74,12 @@ final class Leaks {
         if (Files.isDirectory(kernels)) {
             try (var dirs = Files.list(kernels)) {
                 dirs.forEach(d -> left.add("directory " + d));
+            }
+        }
+        for (String line : Files.readAllLines(Path.of("/proc/self/mounts"))) {
+            String[] f = line.split(" ");
+            if (f.length > 1 && f[1].startsWith(data.toString())) {
+                left.add("mount " + f[1]);
             }
         }
         Path runtime = data.resolve("runtime");

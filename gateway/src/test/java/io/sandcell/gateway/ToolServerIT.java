@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.sandcell.protocol.Json;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -34,11 +35,72 @@ class ToolServerIT {
             String out = OpenWebUiClientIT.runClient(List.of("/usr/bin/python3",
                     OpenWebUiClientIT.clients().resolve("openwebui_tools.py").toString(), gw.base(),
                     GatewayFixture.TOKEN, TOOL_KEY, secret.toString()), 900);
-            assertEquals(13, out.lines().filter(l -> l.startsWith("PASS")).count(), out);
+            assertEquals(15, out.lines().filter(l -> l.startsWith("PASS")).count(), out);
             assertTrue(Files.readString(secret).startsWith("HOST-SECRET"), "the host file is untouched");
         }
         Leaks.assertNoneLeft(tmp.resolve("data"));
         assertTrue(!Files.exists(tmp.resolve("data/tool-workspaces")), "tool workspaces removed at shutdown");
+    }
+
+    /** A tool call, as Open WebUI makes it, for one user and chat. */
+    private static HttpResponse<String> toolCall(GatewayFixture gw, String code, String user, String chat)
+            throws Exception {
+        return gw.http.send(HttpRequest.newBuilder(URI.create(gw.base() + "tools/execute_python"))
+                .header("Authorization", "Bearer " + GatewayFixture.TOKEN).header("Content-Type", "application/json")
+                .header("X-OpenWebUI-User-Id", user).header("X-OpenWebUI-Chat-Id", chat)
+                .POST(HttpRequest.BodyPublishers.ofString(Json.text(Json.object().put("code", code)))).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void idleToolChatsGiveWayToJupyterClientsAtTheKernelLimit() throws Exception {
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--max-kernels", "2", "--pool-size", "0")) {
+            for (String who : List.of("a", "b")) {
+                HttpResponse<String> r = toolCall(gw, "mark = '" + who + "'", who, "chat-" + who);
+                assertEquals(200, r.statusCode(), r.body());
+            }
+            assertEquals(2, GatewayFixture.json(gw.call("GET", "api/kernels", null)).size());
+            String k = gw.startKernel(); // used to be 403 until the chats' 30 minutes were up
+            assertEquals("1\n", gw.run(k, "print(1)"));
+            HttpResponse<String> b = toolCall(gw, "print(mark)", "b", "chat-b");
+            assertTrue(b.body().contains("\"stdout\":\"b\\n\""), "the more recent chat kept its state: " + b.body());
+            HttpResponse<String> a = toolCall(gw, "print(mark)", "a", "chat-a");
+            assertEquals(200, a.statusCode(), a.body());
+            assertTrue(a.body().contains("NameError"), "the least recently used chat gave way: " + a.body());
+        }
+    }
+
+    private static long rssBytes() throws Exception {
+        return Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("VmRSS:"))
+                .mapToLong(l -> Long.parseLong(l.replaceAll("[^0-9]", "")) * 1024).findFirst().orElseThrow();
+    }
+
+    @Test
+    void slowDownloadsAreStreamedNotHeld() throws Exception {
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--pool-size", "0")) {
+            HttpResponse<String> r = toolCall(gw, "open('/mnt/data/big.bin', 'wb').write(bytes(48 << 20))\nNone",
+                    "u", "downloads");
+            assertEquals(200, r.statusCode(), r.body());
+            URI url = URI.create(GatewayFixture.json(r).at("/files/0/url").asText());
+            long before = rssBytes();
+            List<java.net.Socket> stalled = new java.util.ArrayList<>();
+            for (int i = 0; i < 20; i++) { // each asks for the 48 MiB file and reads nothing
+                java.net.Socket s = new java.net.Socket("127.0.0.1", gw.port);
+                s.getOutputStream().write(("GET " + url.getRawPath() + " HTTP/1.1\r\nHost: x\r\n\r\n")
+                        .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                stalled.add(s);
+            }
+            Thread.sleep(3000);
+            long grown = rssBytes() - before;
+            assertTrue(grown < 256L << 20, "20 stalled downloads of 48 MiB grew the gateway by " + grown + " bytes");
+            HttpResponse<byte[]> whole = gw.http.send(java.net.http.HttpRequest.newBuilder(url).build(),
+                    HttpResponse.BodyHandlers.ofByteArray());
+            assertEquals(200, whole.statusCode());
+            assertEquals(48 << 20, whole.body().length, "a client that reads gets the whole file meanwhile");
+            for (java.net.Socket s : stalled) {
+                s.close();
+            }
+        }
     }
 
     @Test

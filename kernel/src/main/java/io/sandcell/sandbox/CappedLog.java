@@ -4,7 +4,6 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -20,12 +19,15 @@ public final class CappedLog {
 
     /**
      * Drains a stream into a file (appended; what the file already holds counts) on a thread of its own, until
-     * the stream ends.
+     * the stream ends. A platform thread: it must run at once and never wait for a carrier, since the child
+     * stalls once its pipe is full, and virtual threads blocked in process waits can hold every carrier.
      *
      * @return the thread, which ends when the stream does
      */
     public static Thread drain(InputStream in, Path file, long maxBytes, String threadName) {
-        return Thread.ofVirtual().name(threadName).start(() -> copy(in, file, maxBytes));
+        FileOutputStream out = open(file); // here, not on the thread: whoever removes the file later finds it
+        return Thread.ofPlatform().name(threadName).daemon().stackSize(256 << 10)
+                .start(() -> copy(in, out, maxBytes));
     }
 
     /**
@@ -33,9 +35,12 @@ public final class CappedLog {
      * written ends the copying, never the reading: a pipe nobody reads would stall the child.
      */
     static void copy(InputStream in, Path file, long maxBytes) {
-        FileOutputStream out = open(file);
+        copy(in, open(file), maxBytes);
+    }
+
+    private static void copy(InputStream in, FileOutputStream out, long maxBytes) {
         try (in) {
-            long size = out == null ? maxBytes : Files.size(file);
+            long size = out == null ? maxBytes : out.getChannel().size(); // the file may be gone by name
             if (size >= maxBytes) {
                 out = close(out); // full already: an earlier sandbox of this id said enough
             }

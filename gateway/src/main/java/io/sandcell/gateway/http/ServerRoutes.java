@@ -3,6 +3,7 @@ package io.sandcell.gateway.http;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sandcell.gateway.kernels.KernelManager;
 import io.sandcell.gateway.kernels.ManagedKernel;
+import io.sandcell.gateway.ws.OutboundBudget;
 import io.sandcell.protocol.Header;
 import io.sandcell.protocol.Json;
 import io.vertx.ext.web.Router;
@@ -16,12 +17,14 @@ public final class ServerRoutes {
 
     private final KernelManager kernels;
     private final ConnectionGuard connections;
+    private final OutboundBudget outbound;
     private final String base;
     private final Instant started = Instant.now();
 
-    public ServerRoutes(KernelManager kernels, ConnectionGuard connections, String base) {
+    public ServerRoutes(KernelManager kernels, ConnectionGuard connections, OutboundBudget outbound, String base) {
         this.kernels = kernels;
         this.connections = connections;
+        this.outbound = outbound;
         this.base = base;
     }
 
@@ -67,6 +70,8 @@ public final class ServerRoutes {
                 + "--max-connections, or for sending no request in time.\n"
                 + "# TYPE sandcell_http_connections_closed_total counter\n"
                 + "sandcell_http_connections_closed_total{why=\"room\"} " + connections.closedForRoom() + "\n"
-                + "sandcell_http_connections_closed_total{why=\"silent\"} " + connections.closedSilent() + "\n";
+                + "sandcell_http_connections_closed_total{why=\"silent\"} " + connections.closedSilent() + "\n"
+                + "# HELP sandcell_ws_outbound_bytes Output written to websocket clients and not yet sent.\n"
+                + "# TYPE sandcell_ws_outbound_bytes gauge\nsandcell_ws_outbound_bytes " + outbound.pending() + "\n";
     }
 }

@@ -61,6 +61,8 @@ public final class KernelManager implements AutoCloseable {
     /** When a request last found the pool empty (System.nanoTime), or 0. */
     private volatile long poolMissNanos;
     private volatile boolean closed;
+    /** Asked for room at the kernel limit; see {@link #whenFull}. */
+    private volatile java.util.function.BooleanSupplier reclaim = () -> false;
     private final KernelMetrics metrics = new KernelMetrics();
     private final ClassDataArchive classData;
     private final PortAllocator ports = PortAllocator.belowEphemeral(Path.of("/proc/sys/net/ipv4/ip_local_port_range"));
@@ -227,9 +229,20 @@ public final class KernelManager implements AutoCloseable {
     }
 
     /**
-     * @throws ApiException 403 "Resource Limit" when {@code --max-kernels} are alive
+     * What to ask for room when {@code --max-kernels} are alive: it shuts down an idle kernel that can go (the
+     * tool server's least recently used idle chat) and says whether it did.
+     */
+    public void whenFull(java.util.function.BooleanSupplier reclaim) {
+        this.reclaim = reclaim;
+    }
+
+    /**
+     * @throws ApiException 403 "Resource Limit" when {@code --max-kernels} are alive and none could give way
      */
     private void checkLimit() {
+        while (kernels.size() >= config.maxKernels() && reclaim.getAsBoolean()) {
+            LOG.fine("an idle kernel gave way at the kernel limit");
+        }
         if (kernels.size() >= config.maxKernels()) {
             throw ApiException.resourceLimit("A max kernels limit of " + config.maxKernels()
                     + " has been set; no more kernels can start until one is shut down");

@@ -64,6 +64,8 @@ public final class ManagedKernel implements KernelChannels.Listener {
     private volatile boolean recordsClassData;
     private volatile Promise<Void> ready;
     private volatile boolean sawReply;
+    /** A restart is stopping the old process: its answers count for nothing. */
+    private volatile boolean relaunching;
     /** Ready only once the kernel reports its sandbox ready too (pooled kernels: warm means imported). */
     private volatile boolean awaitSandbox;
     private volatile boolean sawIopub;
@@ -194,6 +196,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
         sawIopub = false;
         warmSent = false;
         warmedUp = false;
+        relaunching = false; // from here on, answers are the new process's
         launchedNanos = System.nanoTime();
         recordsClassData = cds != null && cds.records();
         Process proc;
@@ -205,8 +208,8 @@ public final class ManagedKernel implements KernelChannels.Listener {
                 proc = launcher.start(pb);
                 process = proc;
             }
-            CappedLog.drain(proc.getInputStream(), logFile, CappedLog.MAX_BYTES,
-                    "kernel-log-" + id.substring(0, 8));
+            String name = "kernel-log-" + id.substring(0, 8);
+            CappedLog.drain(proc.getInputStream(), logFile, CappedLog.MAX_BYTES, name);
         } catch (IOException e) {
             if (cds != null) {
                 cds.onExit().accept(-1); // no process: give up any recording this launch claimed
@@ -268,7 +271,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
      * client's first cell does not pay for the first pass through the kernel's execute path (about 12 ms).
      */
     private boolean readyToServe() {
-        return sawReply && sawIopub && (!awaitSandbox || warmedUp);
+        return !relaunching && sawReply && sawIopub && (!awaitSandbox || warmedUp);
     }
 
     private void markReady(Promise<Void> p) {
@@ -405,7 +408,8 @@ public final class ManagedKernel implements KernelChannels.Listener {
         lastActivity = Instant.now();
         if (channel == Channel.IOPUB) {
             boolean ours = INTERNAL_SESSION.equals(message.parentHeader().path("session").asText());
-            if (!sawIopub && ours && "idle".equals(message.content().path("execution_state").asText())) {
+            if (!sawIopub && !relaunching && ours
+                    && "idle".equals(message.content().path("execution_state").asText())) {
                 sawIopub = true; // the nudge's own idle: iopub is live and the kernel is idle
                 readyCheck();
             }
@@ -438,7 +442,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
             return;
         }
         if (INTERNAL_SESSION.equals(session)) {
-            if ("kernel_info_reply".equals(message.msgType()) && !sawReply) {
+            if ("kernel_info_reply".equals(message.msgType()) && !sawReply && !relaunching) {
                 String sandbox = message.content().path("sandbox").path("state").asText("ready");
                 if (awaitSandbox && "dead".equals(sandbox)) {
                     vertx.runOnContext(v -> {
@@ -583,6 +587,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
             return Future.failedFuture("the kernel is shutting down");
         }
         state = KernelState.RESTARTING;
+        relaunching = true; // the old process may still answer a nudge: that must not make the restart ready
         deathReason = null;
         executeSent.clear(); // the old process answers none of them
         broadcastStatus("restarting");

@@ -6,6 +6,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -13,20 +14,21 @@ import java.util.Optional;
 
 /**
  * What tool calls hand out as URLs: images (kept in memory) and grants to download one workspace file. Each
- * is named by 256 random bits and expires; images also give way, oldest first, when the store is full.
- * Thread-safe.
+ * is named by 256 random bits and expires. When the image store is full, the owner holding the most bytes
+ * gives up their oldest image first, so that one user's plots never take another's links while they hold
+ * more than that other. Thread-safe.
  */
 final class Artifacts {
-    /** An image a cell displayed. */
-    record Image(String mime, byte[] bytes, Instant expires) {}
+    /** An image a cell displayed, and whose it is (the tool call's owner). */
+    record Image(String owner, String mime, byte[] bytes, Instant expires) {}
 
     /**
      * Permission to download one file of one kernel's workspace.
      *
      * @param workspace the host directory of the workspace
-     * @param relative the file's path inside it, '/'-separated, never absolute or with '..'
+     * @param relative the file's path inside it, as listed (never absolute or with '..')
      */
-    record FileGrant(Path workspace, String relative, Instant expires) {}
+    record FileGrant(Path workspace, Path relative, Instant expires) {}
 
     /** The most live file links; the oldest go first. */
     static final int MAX_FILE_GRANTS = 100_000;
@@ -36,6 +38,9 @@ final class Artifacts {
     private final long maxImageBytes;
     private final Clock clock;
     private final LinkedHashMap<String, Image> images = new LinkedHashMap<>();
+    /** Each owner's images, oldest first, and the bytes they hold. */
+    private final Map<String, LinkedHashMap<String, Image>> byOwner = new HashMap<>();
+    private final Map<String, Long> ownerBytes = new HashMap<>();
     private final LinkedHashMap<String, FileGrant> files = new LinkedHashMap<>();
     private long imageBytes;
 
@@ -51,21 +56,41 @@ final class Artifacts {
         return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
     }
 
-    /** Stores an image; returns its id, or empty when it alone is larger than the store. */
-    synchronized Optional<String> putImage(String mime, byte[] bytes) {
+    /** Stores an owner's image; returns its id, or empty when it alone is larger than the store. */
+    synchronized Optional<String> putImage(String owner, String mime, byte[] bytes) {
         if (bytes.length > maxImageBytes) {
             return Optional.empty();
         }
         expire();
-        Iterator<Map.Entry<String, Image>> oldest = images.entrySet().iterator();
-        while (imageBytes + bytes.length > maxImageBytes && oldest.hasNext()) {
-            imageBytes -= oldest.next().getValue().bytes().length;
-            oldest.remove();
+        while (imageBytes + bytes.length > maxImageBytes) {
+            String biggest = ownerBytes.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
+            removeImage(byOwner.get(biggest).keySet().iterator().next());
         }
         String id = newId();
-        images.put(id, new Image(mime, bytes, clock.instant().plus(ttl)));
+        Image image = new Image(owner, mime, bytes, clock.instant().plus(ttl));
+        images.put(id, image);
+        byOwner.computeIfAbsent(owner, o -> new LinkedHashMap<>()).put(id, image);
+        ownerBytes.merge(owner, (long) bytes.length, Long::sum);
         imageBytes += bytes.length;
         return Optional.of(id);
+    }
+
+    private void removeImage(String id) {
+        Image image = images.remove(id);
+        LinkedHashMap<String, Image> mine = byOwner.get(image.owner());
+        mine.remove(id);
+        if (mine.isEmpty()) {
+            byOwner.remove(image.owner());
+            ownerBytes.remove(image.owner());
+        } else {
+            ownerBytes.merge(image.owner(), (long) -image.bytes().length, Long::sum);
+        }
+        imageBytes -= image.bytes().length;
+    }
+
+    /** The bytes of images an owner holds. */
+    synchronized long imageBytes(String owner) {
+        return ownerBytes.getOrDefault(owner, 0L);
     }
 
     synchronized Optional<Image> image(String id) {
@@ -73,7 +98,7 @@ final class Artifacts {
         return Optional.ofNullable(images.get(id));
     }
 
-    synchronized String grantFile(Path workspace, String relative) {
+    synchronized String grantFile(Path workspace, Path relative) {
         expire();
         Iterator<String> oldest = files.keySet().iterator();
         while (files.size() >= MAX_FILE_GRANTS && oldest.hasNext()) {
@@ -93,14 +118,12 @@ final class Artifacts {
     /** Drops what has expired; entries are in insertion order, and so in expiry order. */
     private void expire() {
         Instant now = clock.instant();
-        for (Iterator<Image> it = images.values().iterator(); it.hasNext(); ) {
-            Image i = it.next();
-            if (!i.expires().isAfter(now)) {
-                imageBytes -= i.bytes().length;
-                it.remove();
-            } else {
+        while (!images.isEmpty()) {
+            Map.Entry<String, Image> oldest = images.firstEntry();
+            if (oldest.getValue().expires().isAfter(now)) {
                 break;
             }
+            removeImage(oldest.getKey());
         }
         for (Iterator<FileGrant> it = files.values().iterator(); it.hasNext(); ) {
             if (!it.next().expires().isAfter(now)) {

@@ -27,7 +27,8 @@ import java.util.logging.Logger;
  * at a time, so state persists within the chat and never crosses to another (every chat has its own
  * kernels, so its own sandboxes). A call with no chat and no user gets a kernel of its own, shut down after.
  * Idle chats are shut down after {@code --tool-idle-timeout}; a user holding {@code --tool-max-kernels-per-user}
- * chats gives up the least recently used idle one for a new chat.
+ * chats gives up the least recently used idle one for a new chat (calls that name no user count as one user),
+ * and when the gateway's kernel limit is reached the least recently used idle chat of anyone gives way.
  */
 final class ChatKernels implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ChatKernels.class.getName());
@@ -39,8 +40,16 @@ final class ChatKernels implements AutoCloseable {
      * @param chat the chat id, or null when calls are keyed by user only (or not at all, when user is "")
      */
     record ChatKey(String user, String chat) {
+        /** Calls with a chat and no user id: they share one owner, so that leaving the user id out skips no cap. */
+        static final String NO_USER = "(no user id)";
+
         boolean ephemeral() {
             return user.isEmpty() && chat == null;
+        }
+
+        /** Whose cap the chat counts against: the user, or every chat that named no user, together. */
+        String owner() {
+            return user.isEmpty() ? NO_USER : user;
         }
     }
 
@@ -102,7 +111,7 @@ final class ChatKernels implements AutoCloseable {
         synchronized (this) {
             chat = chats.get(key);
             if (chat == null) {
-                makeRoomFor(key.user());
+                makeRoomFor(key.owner());
                 chat = new Chat(key, workspaces.resolve(newId()));
                 chats.put(key, chat);
             }
@@ -149,12 +158,9 @@ final class ChatKernels implements AutoCloseable {
         return k.whenReady().map(v -> new Lease(ready, chat.workspace));
     }
 
-    /** Frees a chat slot for the user by shutting down their least recently used idle chat. */
+    /** Frees a chat slot for the owner by shutting down their least recently used idle chat. */
     private void makeRoomFor(String user) {
-        if (user.isEmpty()) {
-            return;
-        }
-        List<Chat> mine = new ArrayList<>(chats.values().stream().filter(c -> c.key.user().equals(user)).toList());
+        List<Chat> mine = new ArrayList<>(chats.values().stream().filter(c -> c.key.owner().equals(user)).toList());
         mine.sort(Comparator.comparing(c -> c.lastUsed));
         int excess = mine.size() - config.maxKernelsPerUser() + 1;
         for (Chat c : mine) {
@@ -172,6 +178,23 @@ final class ChatKernels implements AutoCloseable {
                     + config.maxKernelsPerUser() + " chats with running code (--tool-max-kernels-per-user); "
                     + "try again when one has finished");
         }
+    }
+
+    /**
+     * Shuts down the least recently used idle chat that holds kernels, whoever's it is: called when the kernel
+     * limit is reached, so that idle tool chats give way to a new kernel rather than turn clients away.
+     *
+     * @return whether a chat gave way
+     */
+    synchronized boolean reclaimIdle() {
+        Chat lru = chats.values().stream().filter(c -> c.running == 0 && !c.kernelIds.isEmpty())
+                .min(Comparator.comparing(c -> c.lastUsed)).orElse(null);
+        if (lru == null) {
+            return false;
+        }
+        LOG.info("tool chat idle since " + lru.lastUsed + " shut down: the kernel limit is reached");
+        remove(lru);
+        return true;
     }
 
     /** Forgets a chat, stops its kernels, then removes its workspace. */

@@ -43,6 +43,7 @@ final class ToolCalls implements AutoCloseable {
         this.vertx = vertx;
         this.dataDir = dataDir;
         this.chats = new ChatKernels(kernels, config, vertx, dataDir);
+        kernels.whenFull(chats::reclaimIdle);
         this.artifacts = new Artifacts(Duration.ofSeconds(config.artifactTtlSeconds()), config.artifactStoreBytes(),
                 Clock.systemUTC());
     }
@@ -63,21 +64,26 @@ final class ToolCalls implements AutoCloseable {
         return chats.run(key, specOf(language), lease -> {
             ManagedKernel kernel = lease.kernel();
             Path workspace = lease.workspace();
-            return vertx.executeBlocking(() -> listFiles ? Workspace.snapshot(workspace) : Map.<String,
+            return vertx.executeBlocking(() -> listFiles ? Workspace.snapshot(workspace) : Map.<Path,
                             Workspace.Stamp>of(), false)
                     .compose(before -> new CellRun(kernel, context, code, config.timeoutSeconds() * 1000L,
                             config.maxOutputBytes(), MAX_IMAGES).run()
                             .compose(outcome -> vertx.executeBlocking(() -> {
-                                Map<String, Workspace.Stamp> after = listFiles ? Workspace.snapshot(workspace)
+                                Map<Path, Workspace.Stamp> after = listFiles ? Workspace.snapshot(workspace)
                                         : Map.of();
-                                return response(kernel, language, outcome, before, after, workspace, publicBase);
+                                return response(kernel, language, outcome, before, after, workspace,
+                                        new Links(publicBase, key.owner()));
                             }, false)));
         });
     }
 
+    /** Where a call's links point (the gateway's URL as the user's browser reaches it), and whose they are. */
+    private record Links(String publicBase, String owner) {}
+
     private ObjectNode response(ManagedKernel kernel, Language language, CellRun.Outcome outcome,
-                                Map<String, Workspace.Stamp> before, Map<String, Workspace.Stamp> after,
-                                Path workspace, String publicBase) {
+                                Map<Path, Workspace.Stamp> before, Map<Path, Workspace.Stamp> after,
+                                Path workspace, Links links) {
+        String publicBase = links.publicBase();
         String stderr = outcome.stderr();
         if (outcome.reply() != null && "SandboxDied".equals(outcome.reply().path("ename").asText())) {
             kernel.restart();
@@ -91,14 +97,14 @@ final class ToolCalls implements AutoCloseable {
         r.put("result", outcome.result());
         ArrayNode images = r.putArray("images");
         for (CellRun.Image image : outcome.images()) {
-            imageUrl(image, publicBase).ifPresent(images::add);
+            imageUrl(image, links).ifPresent(images::add);
         }
         ArrayNode files = r.putArray("files");
         List<Workspace.Changed> changed = Workspace.changed(before, after);
         for (Workspace.Changed f : changed.subList(0, Math.min(config.maxFiles(), changed.size()))) {
             String id = artifacts.grantFile(workspace, f.relative());
-            String name = f.relative().substring(f.relative().lastIndexOf('/') + 1);
-            files.addObject().put("name", f.relative())
+            String name = f.relative().getFileName().toString();
+            files.addObject().put("name", f.name())
                     .put("url", publicBase + "tools/files/" + id + "/"
                             + URLEncoder.encode(name, StandardCharsets.UTF_8).replace("+", "%20"))
                     .put("size", f.size());
@@ -122,7 +128,7 @@ final class ToolCalls implements AutoCloseable {
         return r;
     }
 
-    private Optional<String> imageUrl(CellRun.Image image, String publicBase) {
+    private Optional<String> imageUrl(CellRun.Image image, Links links) {
         if (config.inlineImages()) {
             return Optional.of("data:" + image.mime() + ";base64," + Base64.getEncoder().encodeToString(image.bytes()));
         }
@@ -132,7 +138,8 @@ final class ToolCalls implements AutoCloseable {
             case "image/gif" -> ".gif";
             default -> ".svg";
         };
-        return artifacts.putImage(image.mime(), image.bytes()).map(id -> publicBase + "tools/images/" + id + ext);
+        return artifacts.putImage(links.owner(), image.mime(), image.bytes())
+                .map(id -> links.publicBase() + "tools/images/" + id + ext);
     }
 
     int chatCount() {

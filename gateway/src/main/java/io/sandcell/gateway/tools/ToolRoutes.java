@@ -126,16 +126,17 @@ public final class ToolRoutes implements AutoCloseable {
     private void file(RoutingContext ctx) {
         Artifacts.FileGrant grant = calls.artifacts.file(ctx.pathParam("id")).orElseThrow(() ->
                 ApiException.notFound("no such file, or its link has expired"));
-        ctx.vertx().executeBlocking(() -> Workspace.read(grant.workspace(), grant.relative(),
+        ctx.vertx().executeBlocking(() -> Workspace.open(grant.workspace(), grant.relative(),
                 config.tools().maxFileBytes()), false).onSuccess(read -> {
                     switch (read) {
-                        case Workspace.Content c -> {
-                            String name = grant.relative().substring(grant.relative().lastIndexOf('/') + 1)
+                        case Workspace.Opened file -> {
+                            String name = grant.relative().getFileName().toString()
                                     .replaceAll("[^A-Za-z0-9._-]", "_");
                             safeHeaders(ctx).putHeader("Content-Type", "application/octet-stream")
                                     .putHeader("Content-Disposition", "attachment; filename=\"" + name + "\"")
                                     .putHeader("Cache-Control", "private, no-store")
-                                    .end(Buffer.buffer(c.bytes()));
+                                    .putHeader("Content-Length", String.valueOf(file.size()));
+                            Download.start(file, ctx.response());
                         }
                         case Workspace.Refused f -> ctx.fail(new ApiException(f.status(),
                                 f.status() == 413 ? "Content Too Large" : "Not Found", f.message()));

@@ -1,7 +1,6 @@
 package io.sandcell.gateway.tools;
 
 import java.io.IOException;
-import java.nio.channels.Channels;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileVisitResult;
@@ -24,6 +23,10 @@ import java.util.Set;
 /**
  * A kernel's workspace as the host sees it: what files a call created or changed, and reading one of them
  * without ever following a symbolic link (the sandbox owns the directory and may plant links to host files).
+ *
+ * <p>Files are known by their relative {@link Path}, never by a string: a Linux file name is bytes, and one that
+ * is not UTF-8, or holds a backslash, does not survive a trip through a string (two names that are not UTF-8
+ * can even come back as one). Strings are only for showing a name.
  */
 final class Workspace {
     /** The most entries looked at per snapshot, so a workspace of millions of files costs little. */
@@ -34,13 +37,18 @@ final class Workspace {
     record Stamp(long size, long modifiedNanos) {}
 
     /** A file created or changed by a call. */
-    record Changed(String relative, long size) {}
+    record Changed(Path relative, long size) {
+        /** The '/'-separated name to show (bytes that are not UTF-8 show as U+FFFD). */
+        String name() {
+            return relative.toString();
+        }
+    }
 
     private Workspace() {}
 
-    /** Regular files under root (links are neither followed nor listed), by '/'-separated relative path. */
-    static Map<String, Stamp> snapshot(Path root) {
-        Map<String, Stamp> out = new HashMap<>();
+    /** Regular files under root (links are neither followed nor listed), by relative path. */
+    static Map<Path, Stamp> snapshot(Path root) {
+        Map<Path, Stamp> out = new HashMap<>();
         if (!Files.isDirectory(root, LinkOption.NOFOLLOW_LINKS)) {
             return out;
         }
@@ -49,7 +57,7 @@ final class Workspace {
                 @Override
                 public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
                     if (attrs.isRegularFile()) {
-                        out.put(relative(root, file), new Stamp(attrs.size(),
+                        out.put(root.relativize(file), new Stamp(attrs.size(),
                                 attrs.lastModifiedTime().to(java.util.concurrent.TimeUnit.NANOSECONDS)));
                     }
                     return out.size() >= MAX_ENTRIES ? FileVisitResult.TERMINATE : FileVisitResult.CONTINUE;
@@ -66,46 +74,55 @@ final class Workspace {
         return out;
     }
 
-    private static String relative(Path root, Path file) {
-        return root.relativize(file).toString().replace('\\', '/');
-    }
-
     /** Every file new or different in after, most recently changed first. */
-    static List<Changed> changed(Map<String, Stamp> before, Map<String, Stamp> after) {
-        List<Map.Entry<String, Stamp>> diff = new ArrayList<>();
-        for (Map.Entry<String, Stamp> e : after.entrySet()) {
+    static List<Changed> changed(Map<Path, Stamp> before, Map<Path, Stamp> after) {
+        List<Map.Entry<Path, Stamp>> diff = new ArrayList<>();
+        for (Map.Entry<Path, Stamp> e : after.entrySet()) {
             if (!e.getValue().equals(before.get(e.getKey()))) {
                 diff.add(e);
             }
         }
-        diff.sort(Comparator.comparingLong((Map.Entry<String, Stamp> e) -> e.getValue().modifiedNanos()).reversed()
+        diff.sort(Comparator.comparingLong((Map.Entry<Path, Stamp> e) -> e.getValue().modifiedNanos()).reversed()
                 .thenComparing(Map.Entry::getKey));
         List<Changed> out = new ArrayList<>();
-        for (Map.Entry<String, Stamp> e : diff) {
+        for (Map.Entry<Path, Stamp> e : diff) {
             out.add(new Changed(e.getKey(), e.getValue().size()));
         }
         return out;
     }
 
-    /** A file's bytes, or why it cannot be served. */
-    sealed interface Read permits Content, Refused {}
+    /** A file opened to be served, or why it cannot be. */
+    sealed interface Read permits Opened, Refused {}
 
-    record Content(byte[] bytes) implements Read {}
+    /**
+     * A file opened for serving, and its size when it was opened: that many bytes are served and no more, so a
+     * file that grows meanwhile is cut at the size it had.
+     */
+    record Opened(SeekableByteChannel channel, long size) implements Read, AutoCloseable {
+        @Override
+        public void close() {
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // nothing more is read from it
+            }
+        }
+    }
 
     /** @param status the HTTP status to answer with */
     record Refused(int status, String message) implements Read {}
 
     /**
-     * Reads a workspace file by walking from the root one directory at a time with {@code O_NOFOLLOW}
+     * Opens a workspace file by walking from the root one directory at a time with {@code O_NOFOLLOW}
      * (a {@link SecureDirectoryStream}), so no component, the last included, can be a link, and a link swapped
-     * in while reading cannot redirect it. Only regular files up to maxBytes are read.
+     * in while it is served cannot redirect it. Only regular files up to maxBytes are opened; the caller closes.
      */
-    static Read read(Path root, String relative, long maxBytes) {
-        List<String> parts = List.of(relative.split("/"));
-        for (String p : parts) {
-            if (p.isEmpty() || p.equals(".") || p.equals("..")) {
-                return new Refused(404, "no such file");
-            }
+    static Read open(Path root, Path relative, long maxBytes) {
+        List<Path> parts = new ArrayList<>();
+        relative.forEach(parts::add);
+        if (relative.isAbsolute() || parts.isEmpty()
+                || parts.stream().anyMatch(p -> p.toString().equals(".") || p.toString().equals(".."))) {
+            return new Refused(404, "no such file");
         }
         try (DirectoryStream<Path> top = Files.newDirectoryStream(root)) {
             if (!(top instanceof SecureDirectoryStream<Path> dir)) {
@@ -114,11 +131,11 @@ final class Workspace {
             List<SecureDirectoryStream<Path>> opened = new ArrayList<>();
             try {
                 SecureDirectoryStream<Path> current = dir;
-                for (String p : parts.subList(0, parts.size() - 1)) {
-                    current = current.newDirectoryStream(Path.of(p), LinkOption.NOFOLLOW_LINKS);
+                for (Path p : parts.subList(0, parts.size() - 1)) {
+                    current = current.newDirectoryStream(p, LinkOption.NOFOLLOW_LINKS);
                     opened.add(current);
                 }
-                Path name = Path.of(parts.get(parts.size() - 1));
+                Path name = parts.get(parts.size() - 1);
                 BasicFileAttributes attrs = current.getFileAttributeView(name, BasicFileAttributeView.class,
                         LinkOption.NOFOLLOW_LINKS).readAttributes();
                 if (!attrs.isRegularFile()) {
@@ -127,16 +144,8 @@ final class Workspace {
                 if (attrs.size() > maxBytes) {
                     return new Refused(413, "the file is larger than the download limit of " + maxBytes + " bytes");
                 }
-                try (SeekableByteChannel ch = current.newByteChannel(name,
-                        Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
-                    // read one byte past the limit, so that a file grown since the check is refused too
-                    byte[] out = Channels.newInputStream(ch).readNBytes((int) maxBytes + 1);
-                    if (out.length > maxBytes) {
-                        return new Refused(413, "the file is larger than the download limit of " + maxBytes
-                                + " bytes");
-                    }
-                    return new Content(out);
-                }
+                return new Opened(current.newByteChannel(name, Set.of(StandardOpenOption.READ,
+                        LinkOption.NOFOLLOW_LINKS)), attrs.size());
             } finally {
                 for (SecureDirectoryStream<Path> s : opened) {
                     s.close();

@@ -19,11 +19,14 @@ public final class ChannelsHandler implements Handler<RoutingContext> {
     private final KernelManager kernels;
     private final GatewayConfig config;
     private final ConnectionGuard connections;
+    private final OutboundBudget budget;
 
-    public ChannelsHandler(KernelManager kernels, GatewayConfig config, ConnectionGuard connections) {
+    public ChannelsHandler(KernelManager kernels, GatewayConfig config, ConnectionGuard connections,
+                           OutboundBudget budget) {
         this.kernels = kernels;
         this.config = config;
         this.connections = connections;
+        this.budget = budget;
     }
 
     @Override
@@ -33,6 +36,11 @@ public final class ChannelsHandler implements Handler<RoutingContext> {
             throw ApiException.badRequest("this endpoint needs a websocket upgrade");
         }
         checkOrigin(ctx);
+        int max = config.connections().maxClientsPerKernel();
+        if (kernel.connections() >= max) {
+            throw new ApiException(429, "Too Many Requests", "kernel " + kernel.id() + " already has " + max
+                    + " websocket clients (--max-clients-per-kernel)");
+        }
         String session = ctx.queryParams().get("session_id");
         if (session == null || session.isEmpty()) {
             session = UUID.randomUUID().toString();
@@ -43,7 +51,7 @@ public final class ChannelsHandler implements Handler<RoutingContext> {
         ctx.request().toWebSocket().onSuccess(ws -> {
             Runnable closed = connections.webSocket(ctx.request().connection());
             new ClientConnection(ws, ctx.vertx().getOrCreateContext(), kernel, sessionId,
-                    config.maxIopubMessageBytes()).start(config.connections().pingIntervalMs(), closed);
+                    config.maxIopubMessageBytes(), budget).start(config.connections().pingIntervalMs(), closed);
         }).onFailure(ctx::fail);
     }
 

@@ -9,6 +9,7 @@ import io.sandcell.protocol.Json;
 import io.sandcell.protocol.Message;
 import io.sandcell.protocol.ProtocolException;
 import io.vertx.core.Context;
+import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.ServerWebSocket;
 import java.util.ArrayList;
@@ -47,10 +48,15 @@ final class ClientConnection implements KernelClient {
     private boolean ready;
     private boolean closed;
     private long pingTimer = -1;
+    private final OutboundBudget budget;
+    /** Bytes written to this client and not yet sent; event loop only. */
+    private long pendingBytes;
     private Runnable whenClosed = () -> { };
 
-    ClientConnection(ServerWebSocket ws, Context context, ManagedKernel kernel, String session, int maxOutgoing) {
+    ClientConnection(ServerWebSocket ws, Context context, ManagedKernel kernel, String session, int maxOutgoing,
+                     OutboundBudget budget) {
         this.ws = ws;
+        this.budget = budget;
         this.context = context;
         this.kernel = kernel;
         this.session = session;
@@ -71,6 +77,7 @@ final class ClientConnection implements KernelClient {
      */
     void start(long pingMs, Runnable whenClosed) {
         this.whenClosed = whenClosed;
+        budget.clientOpened();
         pingTimer = context.owner().setPeriodic(pingMs, id -> {
             if (!closed) {
                 ws.writePing(Buffer.buffer());
@@ -175,7 +182,7 @@ final class ClientConnection implements KernelClient {
         queued.incrementAndGet();
         context.runOnContext(v -> {
             queued.decrementAndGet();
-            if (droppable && ws.writeQueueFull()) {
+            if (droppable && (ws.writeQueueFull() || budget.overShare(pendingBytes))) {
                 drop(message);
                 return;
             }
@@ -221,22 +228,32 @@ final class ClientConnection implements KernelClient {
                 write(channel, tooLarge(message, b.length()));
                 return;
             }
-            ws.writeBinaryMessage(b);
+            counted(b.length(), ws.writeBinaryMessage(b));
         } else if (message.buffers().isEmpty()) {
             String text = WsFrames.toLegacyText(channel, message);
             if (text.length() > maxOutgoing) {
                 write(channel, tooLarge(message, text.length()));
                 return;
             }
-            ws.writeTextMessage(text);
+            counted(text.length(), ws.writeTextMessage(text));
         } else {
             Buffer b = WsFrames.toLegacyBinary(channel, message);
             if (b.length() > maxOutgoing) {
                 write(channel, tooLarge(message, b.length()));
                 return;
             }
-            ws.writeBinaryMessage(b);
+            counted(b.length(), ws.writeBinaryMessage(b));
         }
+    }
+
+    /** Counts a write against the client's and the gateway's outbound bytes until the socket has taken it. */
+    private void counted(long bytes, Future<Void> written) {
+        budget.add(bytes);
+        pendingBytes += bytes;
+        written.onComplete(r -> {
+            budget.release(bytes);
+            pendingBytes -= bytes;
+        });
     }
 
     /** Replaces an oversized message with a stderr notice to the same parent: never dropped silently. */
@@ -256,6 +273,7 @@ final class ClientConnection implements KernelClient {
     private void onClosed() {
         closed = true;
         context.owner().cancelTimer(pingTimer);
+        budget.clientClosed();
         kernel.detach(this);
         whenClosed.run();
     }
