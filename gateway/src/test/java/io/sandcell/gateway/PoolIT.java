@@ -193,6 +193,39 @@ class PoolIT {
         }
     }
 
+    /**
+     * A fork bomb in the kind of kernel Open WebUI gets, with the gateway's defaults: numpy, pandas and
+     * matplotlib loaded. Under systrap each process costs the sandbox about 20 MiB, so the process limit must
+     * stop the bomb with EAGAIN well before the memory limit kills the whole sandbox and its state.
+     */
+    @Test
+    void aForkBombInAPooledKernelGetsEagainAndTheKernelKeepsItsState() throws Exception {
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"))) {
+            gw.awaitPool(1);
+            String k = gw.startKernel();
+            assertEquals("True\n", gw.run(k, "import sys\nkept = 'pandas' in sys.modules\nprint(kept)"));
+            List<JsonNode> msgs = gw.execute(k, """
+                    import os, time
+                    pids = []
+                    try:
+                        while len(pids) < 5000:
+                            pid = os.fork()
+                            if pid == 0:
+                                time.sleep(30)
+                                os._exit(0)
+                            pids.append(pid)
+                    except OSError as e:
+                        print("stopped after", len(pids), "forks:", e.errno)
+                    for p in pids:
+                        os.kill(p, 9)
+                        os.waitpid(p, 0)
+                    """);
+            String out = GatewayFixture.stdout(msgs);
+            assertTrue(out.startsWith("stopped after") && out.strip().endsWith(": 11"), msgs.toString());
+            assertEquals("True\n", gw.run(k, "print(kept)"), "the kernel kept its state");
+        }
+    }
+
     private static String kernelLog(GatewayFixture gw, String kernel) throws Exception {
         return Files.readString(gw.data.resolve("runtime").resolve("kernel-" + kernel + ".log"));
     }

@@ -60,8 +60,9 @@ public record KernelConfig(Path connectionFile, String kernelId, SandboxConfig s
                         "RLIMIT_AS inside the sandbox, MiB; 0 means 90% of --memory-mb"),
                 Spec.value("--cpus", "SANDCELL_CPUS", "1", "CPU quota per sandbox, in cores"),
                 Spec.value("--pids", "SANDCELL_PIDS", "512", "cgroup pids limit per sandbox (host tasks)"),
-                Spec.value("--nproc", "SANDCELL_NPROC", "32",
-                        "RLIMIT_NPROC inside: processes plus threads (each process costs about 20 MiB under systrap)"),
+                Spec.value("--nproc", "SANDCELL_NPROC", "0", "RLIMIT_NPROC inside: processes plus threads; 0 means "
+                        + "one per 64 MiB of --memory-mb, from 8 to 64 (a fork of a kernel with its libraries costs "
+                        + "about 47 MiB under systrap)"),
                 Spec.value("--nofile", "SANDCELL_NOFILE", "1024", "RLIMIT_NOFILE inside"),
                 Spec.value("--tmp-mb", "SANDCELL_TMP_MB", "256", "size of the /tmp tmpfs, MiB"),
                 Spec.value("--shm-mb", "SANDCELL_SHM_MB", "64", "size of the /dev/shm tmpfs, MiB"),

@@ -54,7 +54,7 @@ public final class OciSpec {
         ArrayNode rlimits = process.putArray("rlimits");
         rlimit(rlimits, "RLIMIT_NOFILE", config.nofile());
         rlimit(rlimits, "RLIMIT_AS", (long) config.effectiveAddressSpaceMb() << 20);
-        rlimit(rlimits, "RLIMIT_NPROC", config.nproc());
+        rlimit(rlimits, "RLIMIT_NPROC", config.effectiveNproc());
         rlimit(rlimits, "RLIMIT_CORE", 0);
         process.put("noNewPrivileges", true);
 

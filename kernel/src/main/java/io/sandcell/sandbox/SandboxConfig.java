@@ -20,7 +20,8 @@ import java.util.Map;
  * @param addressSpaceMb the RLIMIT_AS inside, so that allocations fail with MemoryError first
  * @param cpus the CPU quota in cores
  * @param pids the cgroup pids limit (host tasks: the sentry, gofer and stubs count)
- * @param nproc the RLIMIT_NPROC inside (processes and threads), so a fork bomb gets EAGAIN
+ * @param nproc the RLIMIT_NPROC inside (processes and threads), so a fork bomb gets EAGAIN; 0 derives it from
+ *     the memory limit ({@link #effectiveNproc()})
  * @param nofile the RLIMIT_NOFILE inside
  * @param tmpMb the size of the /tmp tmpfs
  * @param shmMb the size of the /dev/shm tmpfs
@@ -44,13 +45,25 @@ public record SandboxConfig(Path runsc, String platform, Path dataDir, Path root
     /** The defaults: safe limits, the host's own /usr, and no network. */
     public static SandboxConfig defaults(Path dataDir) {
         return new SandboxConfig(Path.of("/usr/bin/runsc"), "systrap", dataDir, Path.of("/"), "python",
-                DEFAULT_UID, 1024, 0, 1.0, 512, 32, 1024, 256, 64, 1024, NetworkPolicy.none(), List.of(), 30_000);
+                DEFAULT_UID, 1024, 0, 1.0, 512, 0, 1024, 256, 64, 1024, NetworkPolicy.none(), List.of(), 30_000);
     }
 
     /** The same sandbox with other preloads. */
     public SandboxConfig withPreload(List<String> modules) {
         return new SandboxConfig(runsc, platform, dataDir, rootfs, language, uid, memoryMb, addressSpaceMb, cpus,
                 pids, nproc, nofile, tmpMb, shmMb, workspaceMb, network, modules, startTimeoutMs);
+    }
+
+    /**
+     * What one process or thread is budgeted, in MiB, when the process limit is derived: a fork of a kernel with
+     * numpy, pandas and matplotlib loaded costs the sandbox about 47 MiB under systrap (12 forks took a pooled
+     * kernel from 114 to 679 MiB), so the limit must stop a fork bomb before the memory limit kills the sandbox.
+     */
+    static final int MIB_PER_PROCESS = 64;
+
+    /** RLIMIT_NPROC: the configured value, or one per {@link #MIB_PER_PROCESS} of memory, from 8 to 64. */
+    public int effectiveNproc() {
+        return nproc > 0 ? nproc : Math.max(8, Math.min(64, memoryMb / MIB_PER_PROCESS));
     }
 
     /** RLIMIT_AS in MiB: the configured value, or 90% of the memory limit. */
@@ -93,8 +106,8 @@ public record SandboxConfig(Path runsc, String platform, Path dataDir, Path root
         if (pids < 32) {
             p.add("pids must be at least 32, not " + pids);
         }
-        if (nproc < 4) {
-            p.add("nproc must be at least 4, not " + nproc);
+        if (nproc != 0 && nproc < 4) {
+            p.add("nproc must be 0 (from the memory limit) or at least 4, not " + nproc);
         }
         if (nofile < 64) {
             p.add("nofile must be at least 64, not " + nofile);
@@ -131,7 +144,7 @@ public record SandboxConfig(Path runsc, String platform, Path dataDir, Path root
     public Map<String, Object> limits() {
         return Map.ofEntries(Map.entry("memory_mb", memoryMb),
                 Map.entry("address_space_mb", effectiveAddressSpaceMb()), Map.entry("cpus", cpus),
-                Map.entry("pids", pids), Map.entry("nproc", nproc), Map.entry("nofile", nofile),
+                Map.entry("pids", pids), Map.entry("nproc", effectiveNproc()), Map.entry("nofile", nofile),
                 Map.entry("tmp_mb", tmpMb), Map.entry("shm_mb", shmMb), Map.entry("workspace_mb", workspaceMb),
                 Map.entry("network", network.egress() ? "egress" : "none"));
     }

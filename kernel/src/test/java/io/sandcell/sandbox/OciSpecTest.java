@@ -45,6 +45,24 @@ class OciSpecTest {
         List<String> rlimits = new java.util.ArrayList<>();
         process.get("rlimits").forEach(r -> rlimits.add(r.get("type").asText()));
         assertTrue(rlimits.containsAll(List.of("RLIMIT_AS", "RLIMIT_NPROC", "RLIMIT_NOFILE")));
+        process.get("rlimits").forEach(r -> {
+            if (r.get("type").asText().equals("RLIMIT_NPROC")) {
+                assertEquals(16, r.get("hard").asInt(), "1 GiB allows 16 processes and threads: " + r);
+            }
+        });
+    }
+
+    @Test
+    void theProcessLimitFollowsTheMemoryLimitUnlessSet(@TempDir Path data) {
+        SandboxConfig d = SandboxConfig.defaults(data);
+        assertEquals(16, d.effectiveNproc());
+        SandboxConfig big = new SandboxConfig(d.runsc(), d.platform(), data, d.rootfs(), "python", d.uid(), 2048, 0,
+                1.0, 512, 0, 1024, 256, 64, 1024, d.network(), List.of(), 30_000);
+        assertEquals(32, big.effectiveNproc());
+        SandboxConfig set = new SandboxConfig(d.runsc(), d.platform(), data, d.rootfs(), "python", d.uid(), 2048, 0,
+                1.0, 512, 12, 1024, 256, 64, 1024, d.network(), List.of(), 30_000);
+        assertEquals(12, set.effectiveNproc());
+        assertEquals(12, set.limits().get("nproc"));
     }
 
     @Test

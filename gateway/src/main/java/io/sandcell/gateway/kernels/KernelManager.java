@@ -27,6 +27,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BooleanSupplier;
 import java.util.logging.Logger;
 import org.zeromq.ZMQ;
 
@@ -62,7 +63,7 @@ public final class KernelManager implements AutoCloseable {
     private volatile long poolMissNanos;
     private volatile boolean closed;
     /** Asked for room at the kernel limit; see {@link #whenFull}. */
-    private volatile java.util.function.BooleanSupplier reclaim = () -> false;
+    private volatile BooleanSupplier reclaim = () -> false;
     private final KernelMetrics metrics = new KernelMetrics();
     private final ClassDataArchive classData;
     private final PortAllocator ports = PortAllocator.belowEphemeral(Path.of("/proc/sys/net/ipv4/ip_local_port_range"));
@@ -232,7 +233,7 @@ public final class KernelManager implements AutoCloseable {
      * What to ask for room when {@code --max-kernels} are alive: it shuts down an idle kernel that can go (the
      * tool server's least recently used idle chat) and says whether it did.
      */
-    public void whenFull(java.util.function.BooleanSupplier reclaim) {
+    public void whenFull(BooleanSupplier reclaim) {
         this.reclaim = reclaim;
     }
 

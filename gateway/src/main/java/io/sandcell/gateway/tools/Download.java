@@ -2,6 +2,7 @@ package io.sandcell.gateway.tools;
 
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
+import java.io.EOFException;
 import java.nio.ByteBuffer;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
@@ -29,7 +30,7 @@ final class Download {
                     buf.clear().limit((int) Math.min(CHUNK, left));
                     int n = file.channel().read(buf);
                     if (n < 0) {
-                        throw new java.io.EOFException("the file shrank while it was served");
+                        throw new EOFException("the file shrank while it was served");
                     }
                     left -= n;
                     response.write(Buffer.buffer(n).appendBytes(buf.array(), 0, n)).toCompletionStage()

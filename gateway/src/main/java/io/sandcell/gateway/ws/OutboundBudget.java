@@ -1,5 +1,6 @@
 package io.sandcell.gateway.ws;
 
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -12,7 +13,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class OutboundBudget {
     private final long maxBytes;
     private final AtomicLong pending = new AtomicLong();
-    private final java.util.concurrent.atomic.AtomicInteger clients = new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger clients = new AtomicInteger();
 
     public OutboundBudget(long maxBytes) {
         this.maxBytes = maxBytes;
