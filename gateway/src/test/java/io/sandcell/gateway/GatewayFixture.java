@@ -231,6 +231,12 @@ final class GatewayFixture implements AutoCloseable {
         }
     }
 
+    /** A kernel handed out from the warm pool, as Open WebUI gets one: waits for a pooled kernel, then takes it. */
+    String pooledKernel() throws Exception {
+        awaitPool(1);
+        return startKernel();
+    }
+
     /** The messages of one execution, from a new websocket. */
     List<JsonNode> execute(String kernel, String code) throws Exception {
         Ws ws = connect(kernel, null, null);

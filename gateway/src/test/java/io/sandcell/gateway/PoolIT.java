@@ -195,14 +195,13 @@ class PoolIT {
 
     /**
      * A fork bomb in the kind of kernel Open WebUI gets, with the gateway's defaults: numpy, pandas and
-     * matplotlib loaded. Under systrap each process costs the sandbox about 20 MiB, so the process limit must
+     * matplotlib loaded. Under systrap each fork of it costs the sandbox about 47 MiB, so the process limit must
      * stop the bomb with EAGAIN well before the memory limit kills the whole sandbox and its state.
      */
     @Test
     void aForkBombInAPooledKernelGetsEagainAndTheKernelKeepsItsState() throws Exception {
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"))) {
-            gw.awaitPool(1);
-            String k = gw.startKernel();
+            String k = gw.pooledKernel();
             assertEquals("True\n", gw.run(k, "import sys\nkept = 'pandas' in sys.modules\nprint(kept)"));
             List<JsonNode> msgs = gw.execute(k, """
                     import os, time

@@ -29,8 +29,7 @@ class RestartIT {
     @Test
     void aKernelFromThePoolRestartsWithItsStateGone() throws Exception {
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"))) {
-            gw.awaitPool(1);
-            String k = gw.startKernel();
+            String k = gw.pooledKernel();
             assertEquals("1\n", gw.run(k, "x = 1\nprint(x)"));
             HttpResponse<String> r = gw.call("POST", "api/kernels/" + k + "/restart", "{}");
             assertEquals(200, r.statusCode(), r.body());
@@ -43,8 +42,7 @@ class RestartIT {
     @Test
     void concurrentRestartsOfOneKernelAreEachAnsweredAndLeaveOneProcess() throws Exception {
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"))) {
-            gw.awaitPool(1);
-            String k = gw.startKernel();
+            String k = gw.pooledKernel();
             assertEquals("1\n", gw.run(k, "print(1)"));
             List<CompletableFuture<HttpResponse<String>>> restarts = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
