@@ -92,7 +92,8 @@ class ToolServerIT {
             }
             Thread.sleep(3000);
             long grown = rssBytes() - before;
-            assertTrue(grown < 256L << 20, "20 stalled downloads of 48 MiB grew the gateway by " + grown + " bytes");
+            // held whole, they took 960 MiB; streamed, a chunk each: what the JVM's heap does besides stays below
+            assertTrue(grown < 512L << 20, "20 stalled downloads of 48 MiB grew the gateway by " + grown + " bytes");
             HttpResponse<byte[]> whole = gw.http.send(java.net.http.HttpRequest.newBuilder(url).build(),
                     HttpResponse.BodyHandlers.ofByteArray());
             assertEquals(200, whole.statusCode());
