@@ -64,14 +64,15 @@ public final class ServerRoutes {
     }
 
     private String connectionMetrics() {
-        return "# HELP sandcell_http_connections Client connections open.\n# TYPE sandcell_http_connections gauge\n"
-                + "sandcell_http_connections " + connections.open() + "\n"
-                + "# HELP sandcell_http_connections_closed_total Connections the gateway closed: to make room past "
-                + "--max-connections, or for sending no request in time.\n"
-                + "# TYPE sandcell_http_connections_closed_total counter\n"
-                + "sandcell_http_connections_closed_total{why=\"room\"} " + connections.closedForRoom() + "\n"
-                + "sandcell_http_connections_closed_total{why=\"silent\"} " + connections.closedSilent() + "\n"
-                + "# HELP sandcell_ws_outbound_bytes Output written to websocket clients and not yet sent.\n"
-                + "# TYPE sandcell_ws_outbound_bytes gauge\nsandcell_ws_outbound_bytes " + outbound.pending() + "\n";
+        StringBuilder b = new StringBuilder();
+        PrometheusText.gauge(b, "sandcell_http_connections", "Client connections open.", connections.open());
+        String closed = "sandcell_http_connections_closed_total";
+        PrometheusText.header(b, closed, "counter", "Connections the gateway closed: to make room past "
+                + "--max-connections, or for sending no request in time.");
+        PrometheusText.sample(b, closed, "{why=\"room\"}", connections.closedForRoom());
+        PrometheusText.sample(b, closed, "{why=\"silent\"}", connections.closedSilent());
+        PrometheusText.gauge(b, "sandcell_ws_outbound_bytes", "Output written to websocket clients and not yet sent.",
+                outbound.pending());
+        return b.toString();
     }
 }

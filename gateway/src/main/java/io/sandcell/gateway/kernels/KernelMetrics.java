@@ -1,5 +1,9 @@
 package io.sandcell.gateway.kernels;
 
+import static io.sandcell.gateway.http.PrometheusText.counter;
+import static io.sandcell.gateway.http.PrometheusText.gauge;
+import static io.sandcell.gateway.http.PrometheusText.header;
+
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -80,20 +84,5 @@ final class KernelMetrics {
         startSeconds.write(b, "sandcell_kernel_start_duration_seconds",
                 "From launching a kernel process to the kernel answering on shell and iopub.");
         return b.toString();
-    }
-
-    private static void header(StringBuilder b, String name, String type, String help) {
-        b.append("# HELP ").append(name).append(' ').append(help).append('\n');
-        b.append("# TYPE ").append(name).append(' ').append(type).append('\n');
-    }
-
-    private static void gauge(StringBuilder b, String name, String help, long value) {
-        header(b, name, "gauge", help);
-        b.append(name).append(' ').append(value).append('\n');
-    }
-
-    private static void counter(StringBuilder b, String name, String help, long value) {
-        header(b, name, "counter", help);
-        b.append(name).append(' ').append(value).append('\n');
     }
 }

@@ -159,8 +159,8 @@ final class ChatKernels implements AutoCloseable {
     }
 
     /** Frees a chat slot for the owner by shutting down their least recently used idle chat. */
-    private void makeRoomFor(String user) {
-        List<Chat> mine = new ArrayList<>(chats.values().stream().filter(c -> c.key.owner().equals(user)).toList());
+    private void makeRoomFor(String owner) {
+        List<Chat> mine = new ArrayList<>(chats.values().stream().filter(c -> c.key.owner().equals(owner)).toList());
         mine.sort(Comparator.comparing(c -> c.lastUsed));
         int excess = mine.size() - config.maxKernelsPerUser() + 1;
         for (Chat c : mine) {
@@ -168,7 +168,7 @@ final class ChatKernels implements AutoCloseable {
                 break;
             }
             if (c.running == 0) {
-                LOG.info("tool chat of user " + user + " shut down to make room for a new chat");
+                LOG.info("tool chat of user " + owner + " shut down to make room for a new chat");
                 remove(c);
                 excess--;
             }
