@@ -39,6 +39,29 @@ class RestartIT {
         }
     }
 
+    /**
+     * JupyterLab's restart button pressed while the kernel is still starting: the start's waiters get the new
+     * process, and the start's own deadline, now past, does not kill it. Pool off: the kernel must start cold.
+     */
+    @Test
+    void aRestartDuringTheStartIsAnsweredAndOutlivesTheStartDeadline() throws Exception {
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), "--pool-size", "0",
+                "--kernel-start-timeout", "4")) {
+            HttpResponse<String> created = gw.call("POST", "api/kernels", null);
+            assertEquals(201, created.statusCode(), created.body());
+            assertEquals("starting", GatewayFixture.json(created).get("execution_state").asText());
+            String k = GatewayFixture.json(created).get("id").asText();
+            HttpResponse<String> r = gw.call("POST", "api/kernels/" + k + "/restart", "{}");
+            assertEquals(200, r.statusCode(), r.body());
+            assertEquals("idle", GatewayFixture.json(r).get("execution_state").asText(), r.body());
+            Thread.sleep(5_000); // past the first launch's deadline
+            assertEquals("idle", GatewayFixture.json(gw.call("GET", "api/kernels/" + k, null))
+                    .get("execution_state").asText());
+            assertEquals("alive\n", gw.run(k, "print('alive')"));
+            assertEquals(1, kernelProcesses(k).size(), "one kernel process after the restart");
+        }
+    }
+
     @Test
     void concurrentRestartsOfOneKernelAreEachAnsweredAndLeaveOneProcess() throws Exception {
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"))) {

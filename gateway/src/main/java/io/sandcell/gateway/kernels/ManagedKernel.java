@@ -221,20 +221,22 @@ public final class ManagedKernel implements KernelChannels.Listener {
             proc.onExit().thenAccept(p -> cds.onExit().accept(p.exitValue()));
         }
         Promise<Void> p = ready;
-        long started = System.currentTimeMillis();
-        nudge(p, started);
+        nudge(p, launchedNanos);
     }
 
-    /** Sends kernel_info_request until the kernel has answered on shell and iopub. */
-    private void nudge(Promise<Void> p, long started) {
-        if (p.future().isComplete() || stopping) {
+    /**
+     * Sends kernel_info_request until the kernel has answered on shell and iopub. Each launch has its own
+     * loop, named by its launch time: a restart during a start ends the start's loop (and its timeout).
+     */
+    private void nudge(Promise<Void> p, long launched) {
+        if (p.future().isComplete() || stopping || launched != launchedNanos) {
             return;
         }
         if (readyToServe()) {
             markReady(p);
             return;
         }
-        if (System.currentTimeMillis() - started > startTimeoutMs) {
+        if ((System.nanoTime() - launched) / 1_000_000 > startTimeoutMs) {
             kill();
             fail("the kernel did not become ready within " + startTimeoutMs / 1000 + " s (log: " + logFile + ")");
             return;
@@ -242,7 +244,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
         if (!sawReply || !sawIopub) { // once both came, only the warm-up is awaited: its status must be the last
             sendNudge();
         }
-        vertx.setTimer(NUDGE_MS, t -> nudge(p, started));
+        vertx.setTimer(NUDGE_MS, t -> nudge(p, launched));
     }
 
     private void sendNudge() {
@@ -274,13 +276,16 @@ public final class ManagedKernel implements KernelChannels.Listener {
         return !relaunching && sawReply && sawIopub && (!awaitSandbox || warmedUp);
     }
 
-    private void markReady(Promise<Void> p) {
+    /** Timed before it completes: whoever the start answers (a REST call, then its metrics) sees it counted. */
+    private synchronized void markReady(Promise<Void> p) {
+        if (p.future().isComplete()) {
+            return;
+        }
         if (state == KernelState.STARTING || state == KernelState.RESTARTING) {
             state = KernelState.IDLE;
         }
-        if (p.tryComplete()) {
-            metrics.startSeconds.observe((System.nanoTime() - launchedNanos) / 1e9);
-        }
+        metrics.startSeconds.observe((System.nanoTime() - launchedNanos) / 1e9);
+        p.tryComplete();
     }
 
     /** Marks a kernel as a client's (a pooled one handed out, or one started for a client): its idle time starts now. */
@@ -591,7 +596,8 @@ public final class ManagedKernel implements KernelChannels.Listener {
         deathReason = null;
         executeSent.clear(); // the old process answers none of them
         broadcastStatus("restarting");
-        Promise<Void> p = Promise.promise();
+        // a restart during the start answers those waiting for the start too: they get the new process
+        Promise<Void> p = ready != null && !ready.future().isComplete() ? ready : Promise.promise();
         ready = p;
         Process old;
         synchronized (processLock) {
