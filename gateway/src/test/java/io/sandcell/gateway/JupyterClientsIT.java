@@ -1,20 +1,18 @@
 package io.sandcell.gateway;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Real Jupyter clients against the gateway: @jupyterlab/services directly, and jupyter-server in gateway mode. */
+/**
+ * Real Jupyter clients against the gateway: @jupyterlab/services directly, jupyter-server in gateway mode, and
+ * the classic Notebook page in a browser.
+ */
 class JupyterClientsIT {
     @TempDir
     Path tmp;
@@ -33,46 +31,34 @@ class JupyterClientsIT {
     @Test
     void jupyterServerInGatewayMode() throws Exception {
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"))) {
-            int port;
-            try (ServerSocket s = new ServerSocket(0)) {
-                port = s.getLocalPort();
-            }
-            String token = "lab-token-0123456789abcdef";
-            Path root = Files.createDirectories(tmp.resolve("root"));
-            Path log = tmp.resolve("jupyter-server.log");
-            ProcessBuilder pb = new ProcessBuilder("jupyter", "server", "--no-browser", "--allow-root",
-                    "--ip=127.0.0.1", "--port=" + port, "--ServerApp.token=" + token,
-                    "--ServerApp.root_dir=" + root, "--gateway-url=http://127.0.0.1:" + gw.port,
-                    "--GatewayClient.auth_token=" + GatewayFixture.TOKEN)
-                    .redirectErrorStream(true).redirectOutput(log.toFile());
-            pb.environment().put("JUPYTER_RUNTIME_DIR", tmp.resolve("jrt").toString());
-            pb.environment().put("JUPYTER_CONFIG_DIR", tmp.resolve("jcfg").toString());
-            Process server = pb.start();
-            try {
-                String url = "http://127.0.0.1:" + port + "/";
-                HttpClient http = HttpClient.newHttpClient();
-                long deadline = System.currentTimeMillis() + 60_000;
-                while (true) {
-                    try {
-                        if (http.send(HttpRequest.newBuilder(URI.create(url + "api")).build(),
-                                HttpResponse.BodyHandlers.ofString()).statusCode() == 200) {
-                            break;
-                        }
-                    } catch (java.io.IOException notYet) {
-                        if (System.currentTimeMillis() > deadline) {
-                            throw new AssertionError("jupyter-server did not start: " + Files.readString(log));
-                        }
-                        Thread.sleep(200);
-                    }
-                }
+            try (GatewayModeServer server = new GatewayModeServer("server", gw, tmp)) {
                 String out = OpenWebUiClientIT.runClient(List.of("/usr/bin/python3",
-                        OpenWebUiClientIT.clients().resolve("gateway_mode.py").toString(), url, token), 600);
+                        OpenWebUiClientIT.clients().resolve("gateway_mode.py").toString(), server.url,
+                        GatewayModeServer.TOKEN), 600);
                 assertEquals(4, out.lines().filter(l -> l.startsWith("PASS")).count(), out);
-            } finally {
-                server.destroy();
-                if (!server.waitFor(20, TimeUnit.SECONDS)) {
-                    server.destroyForcibly();
-                }
+            }
+            Leaks.assertNoneLeft(gw);
+        }
+    }
+
+    /**
+     * A person at the classic Notebook page in headless Chromium, its kernels in the gateway: print, plot,
+     * interrupt a loop, restart, save and reopen (see notebook_browser.js).
+     */
+    @Test
+    void theNotebookPageInABrowser() throws Exception {
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"))) {
+            try (GatewayModeServer server = new GatewayModeServer("notebook", gw, tmp)) {
+                Files.writeString(server.root.resolve("sandbox.ipynb"), """
+                        {"cells": [], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                        "language": "python"}}, "nbformat": 4, "nbformat_minor": 5}""");
+                String page = server.url + "notebooks/sandbox.ipynb?token=" + GatewayModeServer.TOKEN;
+                String out = OpenWebUiClientIT.runClient(List.of("node", OpenWebUiClientIT.clients()
+                        .resolve("notebook_browser.js").toString(), page, tmp.resolve("chromium").toString()), 600);
+                assertEquals(6, out.lines().filter(l -> l.startsWith("PASS")).count(), out);
+                String saved = Files.readString(server.root.resolve("sandbox.ipynb"));
+                assertTrue(saved.contains("hello from the sandbox 42") && saved.contains("image/png")
+                        && saved.contains("KeyboardInterrupt"), "the saved notebook holds the outputs: " + saved);
             }
             Leaks.assertNoneLeft(gw);
         }
