@@ -28,6 +28,19 @@ class LifecycleIT {
                 .findFirst().orElseThrow(() -> new AssertionError("no process for kernel " + kernelId));
     }
 
+    /**
+     * A gateway under the C locale (a container's or a service's default): its kernels still name the host's
+     * files whose names are not ASCII (Debian's CA certificates), which the sandbox's /etc copies.
+     */
+    @Test
+    void aGatewayUnderTheCLocaleStartsKernels() throws Exception {
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"), java.util.Map.of("LANG", "C",
+                "LC_ALL", "POSIX"), "--pool-size", "0")) { // pool off: the kernel below is the first to start
+            String k = gw.startKernel();
+            assertEquals("ok\n", gw.run(k, "print('ok')"));
+        }
+    }
+
     @Test
     void aCrashedKernelIsReportedDeadAndCanBeRestarted() throws Exception {
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"))) {

@@ -84,12 +84,15 @@ public final class KernelManager implements AutoCloseable {
                 java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
         Files.createDirectories(config.dataDir());
         Map<String, String> env = new LinkedHashMap<>();
-        for (String name : List.of("PATH", "LANG", "LC_ALL", "TZ", "JAVA_HOME")) {
+        for (String name : List.of("PATH", "TZ", "JAVA_HOME")) {
             if (hostEnv.containsKey(name)) {
                 env.put(name, hostEnv.get(name));
             }
         }
         env.putIfAbsent("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        // UTF-8 file names whatever the gateway's locale: under C or POSIX (a container's or a service's
+        // default) the kernel's JVM could not name the host's files that are not ASCII, and failed to start
+        env.put("LANG", "C.UTF-8");
         hostEnv.forEach((k, v) -> {
             if (INHERITED.contains(k)) {
                 env.put(k, v);
