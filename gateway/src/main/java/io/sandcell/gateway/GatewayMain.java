@@ -3,6 +3,12 @@ package io.sandcell.gateway;
 import io.sandcell.cli.Options;
 import io.sandcell.cli.UsageException;
 import io.sandcell.gateway.config.GatewayConfig;
+import io.sandcell.kernel.KernelConfig;
+import io.sandcell.sandbox.HostCheck;
+import io.sandcell.sandbox.SandboxLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import java.util.logging.Logger;
 
 /** {@code java -jar gateway.jar [options]}: starts the gateway and prints its URL, as Jupyter does. */
@@ -24,6 +30,20 @@ public final class GatewayMain {
         } catch (UsageException e) {
             System.err.println("sandcell: " + e.getMessage());
             System.exit(2);
+            return;
+        }
+        List<String> problems;
+        try {
+            problems = hostProblems();
+        } catch (UsageException e) {
+            System.err.println("sandcell: " + e.getMessage());
+            System.exit(2);
+            return;
+        }
+        if (!problems.isEmpty()) {
+            System.err.println("sandcell: sandboxes cannot start here, so the gateway does not:\n  - "
+                    + String.join("\n  - ", problems));
+            System.exit(1);
             return;
         }
         GatewayServer server;
@@ -54,5 +74,17 @@ public final class GatewayMain {
             }
         }
         System.out.flush();
+    }
+
+    /** What stops sandboxes here, with the kernel options the embedded kernels take from the environment. */
+    private static List<String> hostProblems() throws Exception {
+        Options.Parsed kernel = KernelConfig.options().parse(new String[0], System.getenv());
+        Path scratch = Files.createTempDirectory("sandcell-check");
+        try {
+            return new HostCheck(kernel.path("--runsc"), kernel.get("--platform"), kernel.integer("--workspace-mb"))
+                    .problems(scratch);
+        } finally {
+            SandboxLayout.deleteTree(scratch);
+        }
     }
 }
