@@ -2,16 +2,10 @@
 // Chromium: types cells and presses Shift+Enter, watches the outputs appear, interrupts a loop with the toolbar
 // button, restarts from the toolbar and its dialog, saves. Prints PASS lines; exits non-zero on the first failure.
 // usage: node notebook_browser.js NOTEBOOK_URL (with ?token=...) USER_DATA_DIR
-const { chromium } = require('playwright-core');
+const { check, run } = require('./browser');
 
 const [notebookUrl, userDataDir] = process.argv.slice(2);
 const WAIT = 120_000;
-
-function check(cond, what) {
-  if (!cond) {
-    throw new Error(what);
-  }
-}
 
 // Types into the last code cell and runs it; running the last cell adds a fresh one below it. The cell is
 // named by its index: a locator for "the last cell" would move on to the fresh one.
@@ -96,22 +90,4 @@ async function session(page) {
   console.log('PASS the notebook saved; reopened, it shows its outputs and runs on the same kernel');
 }
 
-(async () => {
-  const browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
-  const page = browser.pages()[0] || await browser.newPage();
-  const errors = [];
-  page.on('pageerror', e => errors.push(String(e)));
-  try {
-    await session(page);
-  } catch (e) {
-    console.error('FAIL ' + e.message + (errors.length ? '\npage errors: ' + errors.join('; ') : ''));
-    process.exitCode = 1;
-  } finally {
-    await browser.close();
-  }
-})();
+run(userDataDir, session);

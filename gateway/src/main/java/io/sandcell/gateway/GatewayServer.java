@@ -6,6 +6,7 @@ import io.sandcell.gateway.config.GatewayConfig;
 import io.sandcell.gateway.http.ConnectionGuard;
 import io.sandcell.gateway.http.ErrorHandler;
 import io.sandcell.gateway.http.ServerRoutes;
+import io.sandcell.gateway.http.StatusPage;
 import io.sandcell.gateway.kernels.KernelManager;
 import io.sandcell.gateway.kernels.KernelRoutes;
 import io.sandcell.gateway.kernels.KernelSpecRegistry;
@@ -108,6 +109,7 @@ public final class GatewayServer implements AutoCloseable {
         tools.mount(r); // Bearer key or capability URLs, checked by the tool routes themselves
         r.route().handler(auth);
         server.mount(r);
+        r.get(base).handler(new StatusPage(config, kernels)::handle);
         new KernelRoutes(kernels, base).mount(r);
         r.get(base + "api/kernels/:id/channels").handler(new ChannelsHandler(kernels, config, connections, outbound));
         new SessionRoutes(new SessionManager(kernels), base).mount(r);

@@ -83,6 +83,12 @@ public final class Auth implements Handler<RoutingContext> {
             ctx.next();
             return;
         }
+        if (ctx.request().method() == HttpMethod.GET && ctx.normalizedPath().equals(config.baseUrl())) {
+            // a person opening the gateway's URL without the token gets the login form, as with Jupyter
+            ctx.response().setStatusCode(302).putHeader("Location", config.baseUrl() + "login?next="
+                    + java.net.URLEncoder.encode(config.baseUrl(), java.nio.charset.StandardCharsets.UTF_8)).end();
+            return;
+        }
         throw ApiException.unauthorized("Unauthorized: a valid token or login is required");
     }
 

@@ -40,6 +40,11 @@ public final class ErrorHandler implements Handler<RoutingContext> {
                 case 405 -> "method " + ctx.request().method() + " not allowed here";
                 default -> reason;
             };
+        } else if (ctx.statusCode() >= 400 && ctx.statusCode() < 500) {
+            // vertx-web's own rejections of a bad request (a Host header that is no host, say) carry their status
+            status = ctx.statusCode();
+            reason = io.netty.handler.codec.http.HttpResponseStatus.valueOf(status).reasonPhrase();
+            message = failure.getMessage() == null ? reason : failure.getMessage();
         } else {
             status = 500;
             reason = "Internal Server Error";
