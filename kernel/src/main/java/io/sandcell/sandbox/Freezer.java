@@ -52,6 +52,22 @@ public final class Freezer {
         write(kernelId, false);
     }
 
+    /**
+     * Thaws one sandbox, by its id, if it is frozen. A frozen sandbox cannot be killed: {@code runsc kill}
+     * waits for it to answer. A kernel whose gateway died while the kernel waited frozen in the pool must
+     * still be able to kill its sandbox on the way out.
+     */
+    public void thawSandbox(String sandboxId) throws IOException {
+        for (Path d : List.of(cgroupRoot.resolve("freezer").resolve(OciSpec.CGROUP_PARENT).resolve(sandboxId),
+                cgroupRoot.resolve(OciSpec.CGROUP_PARENT).resolve(sandboxId))) {
+            if (Files.isRegularFile(d.resolve("freezer.state"))) {
+                Files.writeString(d.resolve("freezer.state"), "THAWED", StandardCharsets.US_ASCII);
+            } else if (Files.isRegularFile(d.resolve("cgroup.freeze"))) {
+                Files.writeString(d.resolve("cgroup.freeze"), "0", StandardCharsets.US_ASCII);
+            }
+        }
+    }
+
     /** Whether the kernel has sandboxes and every one of them is frozen. */
     public boolean frozen(String kernelId) throws IOException {
         List<Path> files = stateFiles(kernelId);

@@ -178,6 +178,11 @@ public final class Sandbox implements AutoCloseable {
         killReason = reason;
         killedByUs = true;
         try {
+            new Freezer(Path.of("/sys/fs/cgroup")).thawSandbox(id); // frozen in the pool, it could not die
+        } catch (IOException e) {
+            // not frozen, or no freezer: runsc kill below decides
+        }
+        try {
             runsc.kill(id, "KILL");
         } catch (IOException e) {
             if (process != null) {
