@@ -198,6 +198,44 @@ class PoolIT {
      * matplotlib loaded. Under systrap each fork of it costs the sandbox about 47 MiB, so the process limit must
      * stop the bomb with EAGAIN well before the memory limit kills the whole sandbox and its state.
      */
+    /**
+     * Pooled kernels whose sandboxes were killed from outside (an operator, the OOM killer) while their kernel
+     * processes lived: none is handed out, so the client's first cell runs instead of failing.
+     */
+    @Test
+    void aPooledKernelWhoseSandboxDiedIsNotHandedOut() throws Exception {
+        try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"))) {
+            gw.awaitPool(2);
+            Freezer freezer = new Freezer(Path.of("/sys/fs/cgroup"));
+            List<Path> kernels;
+            try (var dirs = Files.list(gw.data.resolve("kernels"))) {
+                kernels = dirs.toList();
+            }
+            for (Path k : kernels) {
+                String glob = Freezer.sandboxPrefix(k.getFileName().toString()) + "-*";
+                try (var cgroups = Files.newDirectoryStream(Path.of("/sys/fs/cgroup/pids/sandcell"), glob)) {
+                    for (Path c : cgroups) {
+                        Files.readAllLines(c.resolve("cgroup.procs")).forEach(pid -> ProcessHandle.of(
+                                Long.parseLong(pid.trim())).ifPresent(ProcessHandle::destroyForcibly));
+                    }
+                }
+                freezer.thaw(k.getFileName().toString()); // a frozen process dies once thawed
+            }
+            long deadline = System.currentTimeMillis() + 20_000;
+            for (Path k : kernels) {
+                io.sandcell.sandbox.SandboxCgroups cgroups = new io.sandcell.sandbox.SandboxCgroups(
+                        Path.of("/sys/fs/cgroup"));
+                while (cgroups.running(k.getFileName().toString())) {
+                    assertTrue(System.currentTimeMillis() < deadline, "the sandbox of " + k + " did not die");
+                    Thread.sleep(50);
+                }
+            }
+            String id = gw.startKernel();
+            List<JsonNode> msgs = gw.execute(id, "print(1)");
+            assertEquals("1\n", GatewayFixture.stdout(msgs), "the first cell after the pool's sandboxes died: " + msgs);
+        }
+    }
+
     @Test
     void aForkBombInAPooledKernelGetsEagainAndTheKernelKeepsItsState() throws Exception {
         try (GatewayFixture gw = new GatewayFixture(tmp.resolve("data"))) {

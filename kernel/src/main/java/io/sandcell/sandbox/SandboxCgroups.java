@@ -64,6 +64,32 @@ public final class SandboxCgroups {
         }
     }
 
+    /**
+     * Whether one of the kernel's sandboxes still has processes: a sandbox killed from outside (a host
+     * operator, the OOM killer) leaves its kernel process alive but unable to run anything until it starts
+     * another. True where there are no sandbox cgroups to look at: then it cannot tell.
+     */
+    public boolean running(String kernelId) {
+        String glob = Freezer.sandboxGlob(kernelId);
+        List<Path> parents = parents();
+        if (glob == null || parents.isEmpty()) {
+            return true;
+        }
+        for (Path parent : parents) {
+            try (DirectoryStream<Path> dirs = Files.newDirectoryStream(parent, glob)) {
+                for (Path d : dirs) {
+                    Path procs = d.resolve("cgroup.procs");
+                    if (Files.isReadable(procs) && !Files.readString(procs).isBlank()) {
+                        return true;
+                    }
+                }
+            } catch (IOException e) {
+                // the hierarchy or the cgroup went away: nothing running there
+            }
+        }
+        return false;
+    }
+
     /** Every {@code sandcell} parent cgroup present: v2's, and each v1 controller's. */
     List<Path> parents() {
         List<Path> parents = new ArrayList<>();

@@ -185,7 +185,8 @@ public final class KernelManager implements AutoCloseable {
         if (poolable) {
             ManagedKernel pooled;
             while ((pooled = takePooled()) != null) {
-                if (pooled.state() != KernelState.DEAD && pooled.alive()) {
+                // its process alive is not enough: a sandbox killed from outside would fail the first call
+                if (pooled.state() != KernelState.DEAD && pooled.alive() && cgroups.running(pooled.id())) {
                     pooled.handOut();
                     metrics.pooledStarts.increment();
                     kernels.put(pooled.id(), pooled);
