@@ -60,8 +60,13 @@ public final class GatewayMain {
         if (server.reconciled() > 0) {
             LOG.info("removed " + server.reconciled() + " kernel(s) left by an earlier run");
         }
-        String url = "http://" + (config.ip().contains(":") ? "[" + config.ip() + "]" : config.ip()) + ":" + port
-                + config.baseUrl();
+        // listening on every address (a container's default): 0.0.0.0 is no URL to open, the loopback one is
+        boolean everywhere = config.ip().equals("0.0.0.0") || config.ip().equals("::");
+        String host = everywhere ? "127.0.0.1" : config.ip().contains(":") ? "[" + config.ip() + "]" : config.ip();
+        String url = "http://" + host + ":" + port + config.baseUrl();
+        if (everywhere) {
+            LOG.info("listening on every address (" + config.ip() + "), port " + port);
+        }
         switch (config.authMode()) {
             case TOKEN -> System.out.println("Sandcell gateway is running at:\n    " + url + "?token="
                     + config.token() + "\n    (token: " + config.token() + ")");

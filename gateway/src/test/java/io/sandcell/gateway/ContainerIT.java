@@ -75,6 +75,8 @@ class ContainerIT {
     void openWebUiFlowsAndContainmentInTheContainer() throws Exception {
         try (GenericContainer<?> c = gateway(null)) {
             c.start();
+            assertTrue(c.getLogs().contains("Sandcell gateway is running at:\n    http://127.0.0.1:8888/?token="),
+                    "the printed URL is one to open, not 0.0.0.0: " + c.getLogs());
             String out = OpenWebUiClientIT.runClient(List.of("/usr/bin/python3", OpenWebUiClientIT.clients()
                     .resolve("openwebui_client.py").toString(), url(c), "token", TOKEN, "3"), 600);
             assertTrue(out.contains("PASS stream, display_data image/png and execute_result"), out);
@@ -119,7 +121,7 @@ class ContainerIT {
                     && logs.contains("SANDCELL_WORKSPACE_MB=0"), logs);
             assertFalse(logs.contains("Exception") || logs.contains("\tat "), "no stack trace: " + logs);
         } finally {
-            docker.removeContainerCmd(id).withForce(true).exec();
+            docker.removeContainerCmd(id).withForce(true).withRemoveVolumes(true).exec(); // and its /data
         }
     }
 
