@@ -599,6 +599,7 @@ public final class ManagedKernel implements KernelChannels.Listener {
         // a restart during the start answers those waiting for the start too: they get the new process
         Promise<Void> p = ready != null && !ready.future().isComplete() ? ready : Promise.promise();
         ready = p;
+        launchedNanos = System.nanoTime(); // ends the start's nudge loop now: its deadline is no longer this one's
         Process old;
         synchronized (processLock) {
             old = process;
