@@ -424,10 +424,12 @@ for path in others("/proc/self/fd"):
 print("wrote", wrote >> 20, "MiB")
 """, chat="fds")
     assert r["status"] == "ok" and r["stdout"].startswith("wrote"), (r["status"], r["stdout"][:200])
-    # the shell's own descriptors and the driver's; a pipe nobody reads blocks its writer, so each gets 2 s
+    # the shell's own descriptors and the driver's; a pipe nobody reads blocks its writer, and opening one
+    # whose readers are gone blocks the open itself, so each gets 2 s with the open inside the time limit
     r = sh("own=\"$(readlink /proc/1/fd/1) $(readlink /proc/1/fd/2) $(readlink /proc/1/fd/4)\"; "
            "for f in /proc/$$/fd/* /proc/1/fd/*; do case \" $own \" in *\" $(readlink $f) \"*) continue;; esac; "
-           "timeout 2 head -c 8000000 /dev/zero > $f 2>/dev/null & done; wait; echo flooded", chat="fds")
+           "timeout 2 sh -c 'head -c 8000000 /dev/zero > \"$1\"' _ $f 2>/dev/null & done; wait; echo flooded",
+           chat="fds")
     assert "flooded" in r["stdout"], (r["status"], r["stdout"][:200])
     time.sleep(1)
     logs = host_logs()
